@@ -1,0 +1,1 @@
+"""Database layer: typed models, engine helpers and Alembic migrations."""

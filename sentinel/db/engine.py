@@ -1,0 +1,76 @@
+"""Engine and session helpers: one code path for the embedded server and any configured URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sentinel.errors import ConfigError, DatabaseUnavailable
+
+URL_VARIABLE = "SENTINEL_DATABASE_URL"
+
+
+def resolve_database_url(configured: str | None, pgdata: Path) -> str:
+    """The configured URL, or the URL of the embedded server started in ``pgdata``."""
+    if configured:
+        return configured
+    from sentinel.db.embedded import start_embedded
+
+    return start_embedded(pgdata)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine, check the connection, and turn failures into one readable line."""
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"{URL_VARIABLE} is not a database URL; expected "
+            "postgresql+psycopg2://USER:PASSWORD@HOST:5432/DBNAME"
+        ) from None
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"{URL_VARIABLE} names a {parsed.get_backend_name()!r} database; Sentinel needs "
+            "PostgreSQL (postgresql+psycopg2://...)"
+        )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    engine = sa.create_engine(
+        parsed,
+        pool_pre_ping=True,
+        connect_args={"options": "-c timezone=UTC", "connect_timeout": 10},
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        where = parsed.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"{URL_VARIABLE}: cannot connect to {where}: {reason}") from None
+    return engine
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> Engine:
+    """The process-wide engine for the configured (or embedded) database."""
+    from sentinel.settings import get_settings
+
+    settings = get_settings()
+    configured = settings.database_url.get_secret_value() if settings.database_url else None
+    return make_engine(resolve_database_url(configured, settings.pgdata_dir))
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,157 @@
+"""One typed settings object for every entry point (CLI commands, DAG tasks).
+
+Every field reads the environment variable ``SENTINEL_<FIELD>`` (or a ``.env`` file in the
+working directory). Library functions never read settings themselves: they take plain
+arguments, so tests can pass values directly.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "sentinel"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql+psycopg2://user:pass@host:5432/db). "
+        "Unset: an embedded PostgreSQL is started in data_dir/pgdata.",
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Per-user directory for the embedded database, staged sample feeds, reports.",
+    )
+
+    # --- ingest --------------------------------------------------------------------------
+    feeds_file: Path | None = Field(
+        default=None,
+        description="feeds.yaml to ingest. Unset: the bundled sample feeds (examples/feeds).",
+    )
+    sample_feeds_dir: Path = Field(
+        default=REPO_ROOT / "examples" / "feeds",
+        description="Where the bundled sample feeds live.",
+    )
+    allowed_file_roots: list[Path] = Field(
+        default_factory=list,
+        description="Directories whose files may be read through file:// feed URLs "
+        "(the staged sample feeds are always allowed). JSON list.",
+    )
+    watchlist_file: Path | None = Field(
+        default=None, description="YAML mapping company names to tickers, e.g. {Apple: AAPL}."
+    )
+    user_agent: str = Field(
+        default="Sentinel/0.1 (+https://github.com/sentinel-news/sentinel; financial news monitor)",
+        description="User-Agent sent with every feed request.",
+    )
+    fetch_connect_timeout_s: float = Field(default=5.0, description="Connect timeout per request.")
+    fetch_read_timeout_s: float = Field(default=15.0, description="Read timeout per request.")
+    fetch_max_bytes: int = Field(default=10_000_000, description="Body-size cap per feed (bytes).")
+    fetch_max_redirects: int = Field(default=5, description="Redirects followed per request.")
+    fetch_retries: int = Field(default=3, description="Attempts on timeouts, 5xx and 429.")
+    fetch_concurrency: int = Field(default=16, description="Feeds fetched at once, in all.")
+    fetch_per_host: int = Field(default=2, description="Feeds fetched at once from one host.")
+    future_skew_hours: float = Field(
+        default=24.0, description="Publication times further ahead than this are clamped."
+    )
+
+    # --- classify ------------------------------------------------------------------------
+    model_dir: Path = Field(
+        default=REPO_ROOT / "models" / "sentinel-minilm",
+        description="The classifier: the shipped model directory, or any local checkpoint.",
+    )
+    sentiment_model: str | None = Field(
+        default=None,
+        description="Optional other checkpoint (dir or hub id) for sentiment, "
+        "used with sentiment_labels.",
+    )
+    sentiment_labels: dict[int, str] | None = Field(
+        default=None,
+        description='Explicit id->label map for sentiment_model, e.g. '
+        '{"0":"positive","1":"negative","2":"neutral"}.',
+    )
+    topic_model: str | None = Field(
+        default=None, description="Optional other checkpoint for topic, used with topic_labels."
+    )
+    topic_labels: dict[int, str] | None = Field(
+        default=None, description="Explicit id->label map for topic_model."
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        default="auto", description="Inference device; auto picks cuda, then mps, then cpu."
+    )
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = Field(
+        default="auto",
+        description="Inference dtype; auto: bf16 on GPU and on CPUs with avx512_bf16/AMX, else fp32.",
+    )
+    threads: int | None = Field(default=None, description="CPU threads for inference (unset: all).")
+    token_budget: int = Field(
+        default=8192, description="Padded tokens per inference batch (length-bucketed)."
+    )
+    max_length: int = Field(
+        default=128, description="Tokens per chunk; longer texts are split and averaged."
+    )
+    classify_chunk: int = Field(
+        default=512, description="Articles classified and committed per transaction."
+    )
+
+    # --- detect & alert ------------------------------------------------------------------
+    bucket_minutes: int = Field(default=60, description="Aggregation bucket size.")
+    baseline_days: int = Field(default=28, description="History the baseline looks at.")
+    min_negative: int = Field(default=5, description="Minimum negative count to alert on.")
+    min_history_buckets: int = Field(
+        default=24, description="Warm-up: buckets of history a segment needs before it can fire."
+    )
+    z_threshold: float = Field(default=4.0, description="Robust z-score that counts as a spike.")
+    ratio_threshold: float = Field(default=2.0, description="Observed/expected ratio for a spike.")
+    share_threshold: float = Field(
+        default=0.25, description="Rise of negative share over baseline that counts as a spike."
+    )
+    repeat_interval_hours: float = Field(
+        default=4.0, description="Re-notify a firing alert at most this often."
+    )
+    resolve_after_buckets: int = Field(
+        default=2, description="Hold-down: quiet buckets before an alert resolves."
+    )
+    notify_resolved: bool = Field(default=True, description="Send a message when an alert resolves.")
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="Slack bot token (xoxb-...), used with slack_channel."
+    )
+    slack_channel: str | None = Field(default=None, description="Channel id or name for alerts.")
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming-webhook URL (used when no bot token is set)."
+    )
+    slack_base_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base URL."
+    )
+
+    @field_validator("allowed_file_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part for part in value.split(os.pathsep) if part]
+        return value
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir / "pgdata"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
