@@ -1,0 +1,98 @@
+"""Read labelled CSV or Parquet files into (text, canonical label) rows, with readable errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentinel.classify.labels import normalise_labels
+from sentinel.errors import SentinelError
+
+
+class DataError(SentinelError):
+    """A labelled file is missing, unreadable or lacks the expected columns."""
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """One task's labelled texts; ``labels`` are canonical names."""
+
+    task: str
+    texts: list[str]
+    labels: list[str]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def read_table(path: str | Path):
+    """A pandas DataFrame from ``.csv`` (real CSV parsing: quoted commas, embedded newlines)
+    or ``.parquet``."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; expected a labelled .csv or .parquet file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt", ".tsv"):
+            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False)
+    except Exception as exc:  # pandas raises many types; say which file and why
+        raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def read_labelled(
+    path: str | Path,
+    task: str,
+    *,
+    text_col: str = "text",
+    label_col: str = "label",
+    label_names: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> LabelledTexts:
+    """Load one task's labelled texts; labels become canonical names (see ``labels``)."""
+    frame = read_table(path)
+    missing = [c for c in (text_col, label_col) if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; found "
+            f"{', '.join(repr(str(c)) for c in frame.columns)}. Pass --text-col/--label-col "
+            "to name the text and label columns"
+        )
+    if limit is not None:
+        frame = frame.iloc[:limit]
+    texts = ["" if t is None else str(t).strip() for t in frame[text_col].tolist()]
+    empty = sum(1 for t in texts if not t)
+    if empty:
+        raise DataError(f"{path}: {empty} row(s) have an empty {text_col!r}; remove them")
+    try:
+        labels = normalise_labels(task, frame[label_col].tolist(), label_names)
+    except SentinelError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    if not texts:
+        raise DataError(f"{path}: no rows")
+    return LabelledTexts(task=task, texts=texts, labels=labels, source=str(path))
+
+
+def datasets_dir(repo_root: str | Path | None = None) -> Path:
+    """``$SENTINEL_DATASETS_DIR``, else ``<repo>/../shared/datasets`` (may not exist)."""
+    import os
+
+    env = os.environ.get("SENTINEL_DATASETS_DIR")
+    if env:
+        return Path(env)
+    root = Path(repo_root) if repo_root else Path(__file__).resolve().parents[2]
+    return (root / ".." / "shared" / "datasets").resolve()
+
+
+SPLITS = {
+    ("sentiment", "train"): "twitter-financial-news-sentiment/sent_train.csv",
+    ("sentiment", "valid"): "twitter-financial-news-sentiment/sent_valid.csv",
+    ("topic", "train"): "twitter-financial-news-topic/topic_train.csv",
+    ("topic", "valid"): "twitter-financial-news-topic/topic_valid.csv",
+}

@@ -1,0 +1,1 @@
+"""Ingest stage: fetch feeds (HTTP), parse (feedparser, from bytes), normalise, upsert."""

@@ -1,0 +1,104 @@
+"""What `sentinel status` shows: feed health, counts, last runs, open alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sentinel.db.models import Alert, AlertDelivery, Article, Classification, Feed, PipelineRun
+
+
+@dataclass
+class Status:
+    feeds: list[dict[str, Any]] = field(default_factory=list)
+    articles: int = 0
+    classifications: int = 0
+    by_sentiment: dict[str, int] = field(default_factory=dict)
+    by_topic: dict[str, int] = field(default_factory=dict)
+    last_runs: list[dict[str, Any]] = field(default_factory=list)
+    open_alerts: list[dict[str, Any]] = field(default_factory=list)
+    failed_deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def collect_status(conn: Connection) -> Status:
+    status = Status()
+    unhealthy_first = sa.case((Feed.consecutive_failures > 0, 0), else_=1)
+    feeds = conn.execute(sa.select(Feed).order_by(unhealthy_first, Feed.consecutive_failures.desc(),
+                                                  Feed.name)).mappings()
+    status.feeds = [
+        {"name": f["name"], "healthy": f["consecutive_failures"] == 0,
+         "failures": f["consecutive_failures"], "last_success_at": f["last_success_at"],
+         "last_http_status": f["last_http_status"], "last_error": f["last_error"]}
+        for f in feeds
+    ]
+    status.articles = conn.scalar(sa.select(sa.func.count()).select_from(Article)) or 0
+    status.classifications = conn.scalar(sa.select(sa.func.count()).select_from(Classification)) or 0
+    latest_model = sa.select(sa.func.max(Classification.model_id)).scalar_subquery()
+    for column, target in ((Classification.sentiment, status.by_sentiment),
+                           (Classification.topic, status.by_topic)):
+        rows = conn.execute(sa.select(column, sa.func.count())
+                            .where(Classification.model_id == latest_model, column.is_not(None))
+                            .group_by(column).order_by(sa.func.count().desc()))
+        target.update({label: n for label, n in rows})
+    latest = (sa.select(PipelineRun.stage, sa.func.max(PipelineRun.id).label("id"))
+              .group_by(PipelineRun.stage).subquery())
+    runs = conn.execute(sa.select(PipelineRun).join(latest, PipelineRun.id == latest.c.id)
+                        .order_by(PipelineRun.started_at)).mappings()
+    status.last_runs = [
+        {"stage": r["stage"], "status": r["status"], "started_at": r["started_at"],
+         "finished_at": r["finished_at"], "counts": r["counts"], "error": r["error"]}
+        for r in runs
+    ]
+    alerts = conn.execute(sa.select(Alert).where(Alert.state != "resolved")
+                          .order_by(Alert.started_at.desc())).mappings()
+    status.open_alerts = [
+        {"segment": a["dedup_key"], "state": a["state"], "observed": a["observed"],
+         "expected": a["expected"], "started_at": a["started_at"]}
+        for a in alerts
+    ]
+    dead = conn.execute(sa.select(AlertDelivery).where(AlertDelivery.status.in_(["dead", "failed"]))
+                        .order_by(AlertDelivery.id.desc()).limit(20)).mappings()
+    status.failed_deliveries = [
+        {"id": d["id"], "alert_id": d["alert_id"], "status": d["status"],
+         "attempts": d["attempts"], "last_error": d["last_error"]}
+        for d in dead
+    ]
+    return status
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+def render_status(status: Status) -> str:
+    lines = [f"Feeds ({len(status.feeds)}):"]
+    for f in status.feeds:
+        mark = "ok  " if f["healthy"] else "FAIL"
+        line = f"  {mark} {f['name']:<32} last success {_when(f['last_success_at'])}"
+        if not f["healthy"]:
+            line += f"  failures={f['failures']} error={f['last_error']}"
+        lines.append(line)
+    lines.append(f"Articles: {status.articles}   Classifications: {status.classifications}")
+    if status.by_sentiment:
+        lines.append("  by sentiment: " + ", ".join(f"{k}={v}" for k, v in status.by_sentiment.items()))
+    if status.by_topic:
+        lines.append("  by topic: " + ", ".join(f"{k}={v}" for k, v in status.by_topic.items()))
+    lines.append("Last runs:")
+    for r in status.last_runs or [{"stage": "-", "status": "none yet", "started_at": None,
+                                   "counts": {}, "error": None}]:
+        counts = " ".join(f"{k}={v}" for k, v in (r["counts"] or {}).items())
+        extra = f" ({r['error']})" if r["error"] else ""
+        lines.append(f"  {r['stage']:<9} {r['status']:<8} {_when(r['started_at'])} {counts}{extra}")
+    lines.append(f"Open alerts ({len(status.open_alerts)}):")
+    for a in status.open_alerts:
+        lines.append(f"  {a['state']:<8} {a['segment']:<36} observed={a['observed']:g} "
+                     f"expected={a['expected']:.2f} since {_when(a['started_at'])}")
+    if status.failed_deliveries:
+        lines.append("Undelivered notifications:")
+        for d in status.failed_deliveries:
+            lines.append(f"  delivery {d['id']} (alert {d['alert_id']}) {d['status']} "
+                         f"after {d['attempts']} attempts: {d['last_error']}")
+    return "\n".join(lines)
