@@ -13,9 +13,10 @@ import typer
 
 from sentinel.errors import SentinelError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
                   help="Sentinel: financial-news sentiment monitor.")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema (Alembic migrations).")
+db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
 
 

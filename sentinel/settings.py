@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,10 +48,10 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "examples" / "feeds",
         description="Where the bundled sample feeds live.",
     )
-    allowed_file_roots: list[Path] = Field(
+    allowed_file_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Directories whose files may be read through file:// feed URLs "
-        "(the staged sample feeds are always allowed). JSON list.",
+        "(the staged sample feeds are always allowed); separated by ':' or a JSON list.",
     )
     watchlist_file: Path | None = Field(
         default=None, description="YAML mapping company names to tickers, e.g. {Apple: AAPL}."
@@ -155,3 +155,38 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def _default_text(name: str, field: object) -> str:
+    default = Settings.model_fields[name].get_default(call_default_factory=False)
+    if name == "data_dir":
+        return "~/.local/share/sentinel"
+    if isinstance(default, Path):
+        try:
+            return str(default.relative_to(REPO_ROOT))
+        except ValueError:
+            return str(default)
+    return "" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+
+
+def render_env_example() -> str:
+    """The .env.example text: every setting, commented out, with its description and default."""
+    lines = ["# Sentinel settings: copy to .env (or export) and uncomment what you change.",
+             "# Every variable is optional; the values shown are the defaults.", ""]
+    for name, field in Settings.model_fields.items():
+        lines.append(f"# {field.description}")
+        lines.append(f"# SENTINEL_{name.upper()}={_default_text(name, field)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_settings_table() -> str:
+    """The README's configuration table."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = _default_text(name, field) or "(unset)"
+        rows.append(f"| `SENTINEL_{name.upper()}` | `{default}` | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m sentinel.settings > .env.example
+    print(render_env_example(), end="")
