@@ -133,9 +133,16 @@ class Model(Base):
         comment='{"sentiment": ["negative", "neutral", "positive"], "topic": [...]}'
     )
     metrics: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    active: Mapped[bool] = mapped_column(
+        Boolean, server_default=text("false"),
+        comment="the model whose classifications are 'current' (at most one row)",
+    )
     created_at: Mapped[datetime] = _now()
 
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        Index("uq_model_active", "active", unique=True, postgresql_where=text("active")),
+    )
 
 
 class Classification(Base):
