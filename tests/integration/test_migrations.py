@@ -1,11 +1,18 @@
 """Migrations: idempotent upgrade, full downgrade and back, and models in sync with them."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 import sqlalchemy as sa
 
 from sentinel.db.migrate import current_revision, downgrade, head_revision, upgrade
 from sentinel.db.models import Base
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def schema_snapshot(engine):
@@ -20,6 +27,23 @@ def test_upgrade_twice_changes_nothing(db):
     assert current_revision(db) == head_revision()
     before = schema_snapshot(db)
     assert upgrade(db) == (head_revision(), head_revision())
+    assert schema_snapshot(db) == before
+
+
+def alembic_cli(*args, url):
+    """The alembic command as a user runs it from the repository root (alembic.ini)."""
+    env = {**os.environ, "SENTINEL_DATABASE_URL": url}
+    result = subprocess.run([sys.executable, "-m", "alembic", *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+def test_alembic_cli_downgrade_base_then_upgrade(db, database_url):
+    before = schema_snapshot(db)
+    alembic_cli("downgrade", "base", url=database_url)
+    assert current_revision(db) is None
+    alembic_cli("upgrade", "head", url=database_url)
+    assert current_revision(db) == head_revision()
     assert schema_snapshot(db) == before
 
 
