@@ -69,6 +69,16 @@ def collect_status(conn: Connection) -> Status:
     return status
 
 
+COUNT_ORDER = ["feeds", "fetched", "not_modified", "failed", "items", "new", "updated",
+               "duplicates", "classified", "texts_per_s", "alerts", "sent"]
+
+
+def _ordered(counts: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Counts in reading order (JSONB does not keep the order they were written in)."""
+    rank = {key: i for i, key in enumerate(COUNT_ORDER)}
+    return sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
+
+
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
@@ -89,7 +99,7 @@ def render_status(status: Status) -> str:
     lines.append("Last runs:")
     for r in status.last_runs or [{"stage": "-", "status": "none yet", "started_at": None,
                                    "counts": {}, "error": None}]:
-        counts = " ".join(f"{k}={v}" for k, v in (r["counts"] or {}).items())
+        counts = " ".join(f"{k}={v}" for k, v in _ordered(r["counts"] or {}))
         extra = f" ({r['error']})" if r["error"] else ""
         lines.append(f"  {r['stage']:<9} {r['status']:<8} {_when(r['started_at'])} {counts}{extra}")
     lines.append(f"Open alerts ({len(status.open_alerts)}):")
