@@ -1,0 +1,4 @@
+"""Classification: model loading, batched inference, training and evaluation.
+
+Nothing heavy is imported here; import the submodules (``classifier``, ``train``, ``evaluate``).
+"""

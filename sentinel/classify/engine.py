@@ -1,0 +1,283 @@
+"""Batched inference: length-bucketed, token-budgeted batches, one forward pass for all heads.
+
+Texts are cleaned (``prepare_text``), tokenised once, split into sentence chunks when longer than
+``max_length`` (probabilities of a text's chunks are averaged), sorted by length and packed into
+batches of at most ``token_budget`` padded tokens. Device: cuda, then mps, then cpu unless set.
+Precision: bf16 (or fp16) on GPU; on CPU bf16 autocast when the processor has native bf16
+(avx512_bf16 / AMX), optional dynamic int8, else fp32. A CUDA out-of-memory error halves the
+batch and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sentinel.classify.model import prepare_text
+from sentinel.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+# --- hardware choices (pure functions over injectable facts) -------------------------------
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> set[str]:
+    """The CPU feature flags of the first processor, empty when unknown (non-Linux)."""
+    try:
+        with open(path) as fh:
+            for line in fh:
+                if line.startswith("flags") or line.startswith("Features"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_supports_bf16(flags: set[str] | None = None) -> bool:
+    flags = cpu_flags() if flags is None else flags
+    return bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def choose_device(
+    requested: str = "auto", *, cuda: bool | None = None, mps: bool | None = None
+) -> str:
+    if requested not in DEVICES:
+        raise ConfigError(f"device {requested!r} is not one of {', '.join(DEVICES)}")
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if mps is None:
+        mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if requested == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if requested == "cuda" and not cuda:
+        raise ConfigError("device 'cuda' requested but torch sees no CUDA GPU; use auto or cpu")
+    if requested == "mps" and not mps:
+        raise ConfigError("device 'mps' requested but MPS is not available; use auto or cpu")
+    return requested
+
+
+def choose_precision(
+    device: str,
+    requested: str = "auto",
+    *,
+    flags: set[str] | None = None,
+    cuda_bf16: bool | None = None,
+) -> str:
+    """fp32 / bf16 / fp16 / int8 for ``device``; ``auto`` picks the fastest accurate one."""
+    if requested not in PRECISIONS:
+        raise ConfigError(f"precision {requested!r} is not one of {', '.join(PRECISIONS)}")
+    if device == "cuda":
+        if cuda_bf16 is None:
+            cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        if requested == "auto":
+            return "bf16" if cuda_bf16 else "fp16"
+        if requested == "int8":
+            raise ConfigError("precision int8 is a CPU path; use bf16 or fp16 on cuda")
+        return requested
+    if device == "mps":
+        if requested == "int8":
+            raise ConfigError("precision int8 is a CPU path; use fp16 or fp32 on mps")
+        return "fp16" if requested == "auto" else requested
+    if requested == "auto":
+        return "bf16" if cpu_supports_bf16(flags) else "fp32"
+    if requested == "fp16":
+        raise ConfigError("precision fp16 is GPU-only; on CPU use bf16, int8 or fp32")
+    return requested
+
+
+# --- chunking and batching ------------------------------------------------------------------
+
+
+@dataclass
+class Chunks:
+    """Token ids (with special tokens) of every chunk, and the text each chunk belongs to."""
+
+    ids: list[list[int]]
+    owner: list[int]
+    n_texts: int
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s for s in (p.strip() for p in _SENTENCE_END.split(text)) if s]
+
+
+def plan_chunks(
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_length: int,
+    specials: tuple[list[int], list[int]] | None = None,
+) -> Chunks:
+    """Tokenise every text; a text over ``max_length`` tokens becomes sentence-packed chunks
+    (a sentence longer than a chunk is cut into windows). Nothing is silently truncated."""
+    prefix, suffix = specials or special_tokens(tokenizer)
+    room = max_length - len(prefix) - len(suffix)
+    if room < 8:
+        raise ConfigError(f"max_length {max_length} leaves no room for text")
+    cleaned = [prepare_text(t) for t in texts]
+    bodies = tokenizer(cleaned, add_special_tokens=False, truncation=False, verbose=False)[
+        "input_ids"
+    ]
+    chunks: list[list[int]] = []
+    owner: list[int] = []
+    for i, body in enumerate(bodies):
+        pieces = [body] if len(body) <= room else _pack(tokenizer, cleaned[i], room)
+        for piece in pieces or [[]]:
+            chunks.append(prefix + piece + suffix)
+            owner.append(i)
+    return Chunks(chunks, owner, len(texts))
+
+
+def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The ids a tokenizer puts before and after one sequence ([CLS]/[SEP], <s>/</s>)."""
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    body = tokenizer("a", add_special_tokens=False)["input_ids"]
+    for start in range(len(full) - len(body) + 1):
+        if full[start : start + len(body)] == body:
+            return full[:start], full[start + len(body) :]
+    raise ConfigError("cannot tell which special tokens this tokenizer adds")
+
+
+def _pack(tokenizer: Any, text: str, room: int) -> list[list[int]]:
+    sentences = split_sentences(text)
+    encoded = tokenizer(sentences, add_special_tokens=False, verbose=False)["input_ids"]
+    pieces: list[list[int]] = []
+    current: list[int] = []
+    for ids in encoded:
+        if len(ids) > room:
+            if current:
+                pieces.append(current)
+                current = []
+            pieces.extend(ids[i : i + room] for i in range(0, len(ids), room))
+            continue
+        if len(current) + len(ids) > room:
+            pieces.append(current)
+            current = []
+        current = current + ids
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def make_batches(
+    lengths: Sequence[int], token_budget: int, max_batch: int = 512
+) -> list[list[int]]:
+    """Indices sorted longest first, grouped so that rows x longest row <= ``token_budget``."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        width = lengths[current[0]] if current else lengths[i]
+        if current and ((len(current) + 1) * width > token_budget or len(current) >= max_batch):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+# --- the runner: one model on one device at one precision -----------------------------------
+
+
+class Runner:
+    """Runs one dict-of-logits model over chunk batches and returns per-task probabilities."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        *,
+        device: str,
+        precision: str,
+        max_length: int,
+        token_budget: int,
+    ):
+        self.tokenizer = tokenizer
+        self.device = device
+        self.precision = precision
+        self.max_length = max_length
+        self.token_budget = max(token_budget, max_length)
+        self.tasks: dict[str, list[str]] = dict(model.tasks)
+        self.specials = special_tokens(tokenizer)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        model = model.eval()
+        if precision == "int8":
+            model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+        elif device != "cpu" and precision in ("bf16", "fp16"):
+            model = model.to(torch.bfloat16 if precision == "bf16" else torch.float16)
+        self.model = model.to(device)
+        self.autocast = device == "cpu" and precision == "bf16"
+        self.splits = 0  # batches split after an out-of-memory error
+
+    def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """``{task: (len(texts), n_labels) float32 array}``; long texts average their chunks."""
+        chunks = plan_chunks(self.tokenizer, texts, self.max_length, self.specials)
+        lengths = [len(c) for c in chunks.ids]
+        out = {
+            t: np.zeros((len(chunks.ids), len(v)), dtype=np.float32) for t, v in self.tasks.items()
+        }
+        with torch.inference_mode():
+            for batch in make_batches(lengths, self.token_budget):
+                probs = self._run([chunks.ids[i] for i in batch])
+                for task, p in probs.items():
+                    out[task][batch] = p
+        return _average(out, chunks)
+
+    def _run(self, rows: list[list[int]]) -> dict[str, np.ndarray]:
+        try:
+            return self.forward(rows)
+        except (RuntimeError, torch.OutOfMemoryError) as exc:
+            if not is_oom(exc) or len(rows) == 1:
+                raise
+            if self.device == "cuda":
+                torch.cuda.empty_cache()
+            self.splits += 1
+            half = len(rows) // 2
+            log.warning(
+                "out of memory on %d rows; splitting into %d + %d",
+                len(rows),
+                half,
+                len(rows) - half,
+            )
+            first, second = self._run(rows[:half]), self._run(rows[half:])
+            return {t: np.concatenate([first[t], second[t]]) for t in first}
+
+    def forward(self, rows: list[list[int]]) -> dict[str, np.ndarray]:
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, r in enumerate(rows):
+            ids[j, : len(r)] = torch.tensor(r, dtype=torch.long)
+            mask[j, : len(r)] = 1
+        ids, mask = ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.model(ids, mask)
+        return {t: torch.softmax(v.float(), dim=-1).cpu().numpy() for t, v in logits.items()}
+
+
+def _average(per_chunk: dict[str, np.ndarray], chunks: Chunks) -> dict[str, np.ndarray]:
+    owner = np.asarray(chunks.owner)
+    if len(owner) == chunks.n_texts:  # one chunk per text, already in order
+        return per_chunk
+    counts = np.bincount(owner, minlength=chunks.n_texts).astype(np.float32)[:, None]
+    out = {}
+    for task, probs in per_chunk.items():
+        summed = np.zeros((chunks.n_texts, probs.shape[1]), dtype=np.float32)
+        np.add.at(summed, owner, probs)
+        out[task] = summed / counts
+    return out

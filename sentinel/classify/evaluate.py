@@ -1,0 +1,172 @@
+"""Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix for one task.
+
+``evaluate`` reads a labelled CSV/Parquet file (labels as names, Bearish/Bullish/Neutral, or
+integer ids; see ``labels``), classifies it with a model directory, and returns a report dict
+that ``write_report`` saves as JSON and ``render_markdown`` prints as a table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentinel.classify.data import read_labelled
+from sentinel.classify.labels import check_task
+
+
+def score(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Metrics over canonical label names. Classes absent from both gold and predictions are
+    left out of the macro average (they would count as F1 = 0 otherwise)."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    index = {label: i for i, label in enumerate(labels)}
+    k = len(labels)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    for g, p in zip(gold, predicted, strict=True):
+        matrix[index[g], index[p]] += 1
+    tp = np.diag(matrix).astype(float)
+    support = matrix.sum(1)
+    predicted_n = matrix.sum(0)
+    precision = np.divide(tp, predicted_n, out=np.zeros(k), where=predicted_n > 0)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
+    present = (support + predicted_n) > 0
+    total = int(matrix.sum())
+    return {
+        "n": total,
+        "accuracy": float(tp.sum() / total) if total else 0.0,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "weighted_f1": float((f1 * support).sum() / support.sum()) if support.sum() else 0.0,
+        "labels": list(labels),
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def predict_labels(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    task: str,
+    *,
+    max_length: int = 128,
+    bf16: bool = False,
+    token_budget: int = 8192,
+) -> list[str]:
+    """Argmax labels of an in-memory model (used for dev scores during training)."""
+    from sentinel.classify.engine import Runner
+
+    runner = Runner(
+        model,
+        tokenizer,
+        device="cpu",
+        precision="bf16" if bf16 else "fp32",
+        max_length=max_length,
+        token_budget=token_budget,
+    )
+    probs = runner.probabilities(texts)[task]
+    names = model.tasks[task]
+    return [names[i] for i in probs.argmax(1)]
+
+
+def evaluate(
+    csv: str | Path,
+    task: str,
+    *,
+    model_dir: str | Path | None = None,
+    classifier: Any = None,
+    text_col: str = "text",
+    label_col: str = "label",
+    label_names: Sequence[str] | None = None,
+    limit: int | None = None,
+    **classifier_options: Any,
+) -> dict[str, Any]:
+    """Classify a labelled file and score one task. Pass a loaded ``classifier`` or a
+    ``model_dir`` (plus ``load_classifier`` options such as ``precision``)."""
+    from sentinel.classify.classifier import load_classifier
+
+    check_task(task)
+    data = read_labelled(
+        csv, task, text_col=text_col, label_col=label_col, label_names=label_names, limit=limit
+    )
+    if classifier is None:
+        classifier = load_classifier(model_dir, **classifier_options)
+    if task not in classifier.tasks:
+        from sentinel.errors import SentinelError
+
+        raise SentinelError(
+            f"model {classifier.name} has no {task} head (it answers {', '.join(classifier.tasks)})"
+        )
+    started = time.perf_counter()
+    probs = classifier.predict_proba(data.texts)[task]
+    seconds = time.perf_counter() - started
+    labels = classifier.tasks[task]
+    predicted = [labels[i] for i in probs.argmax(1)]
+    report = score(data.labels, predicted, labels)
+    report.update(
+        {
+            "task": task,
+            "file": str(csv),
+            "model": classifier.name,
+            "version": classifier.version,
+            "device": classifier.device,
+            "precision": classifier.precision,
+            "texts_per_s": round(len(data) / seconds, 1) if seconds > 0 else None,
+        }
+    )
+    return report
+
+
+def write_report(report: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """Summary line, per-class table, confusion matrix (rows = gold, columns = predicted)."""
+    lines = [
+        f"**{report.get('task', '')}** on `{Path(str(report.get('file', ''))).name}` "
+        f"(n={report['n']}): accuracy **{report['accuracy']:.4f}**, "
+        f"macro-F1 **{report['macro_f1']:.4f}**, weighted-F1 {report['weighted_f1']:.4f}",
+        "",
+        "| label | precision | recall | F1 | support |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, m in report["per_class"].items():
+        lines.append(
+            f"| {_cell(label)} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+            f"{m['support']} |"
+        )
+    labels = report["labels"]
+    short = [str(i) for i in range(len(labels))]
+    lines += [
+        "",
+        "Confusion matrix (rows: gold, columns: predicted, ids as in the table above"
+        " counting from 0):",
+        "",
+        "| gold \\ pred | " + " | ".join(short) + " |",
+        "|---|" + "---:|" * len(labels),
+    ]
+    for i, row in enumerate(report["confusion_matrix"]):
+        lines.append(f"| {i} {_cell(labels[i])} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")

