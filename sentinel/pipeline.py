@@ -126,6 +126,42 @@ def run_notify(engine: Engine, settings: Settings, *, now: datetime | None = Non
     return result
 
 
+def check_range(since: datetime, until: datetime) -> None:
+    if since >= until:
+        raise SentinelError(f"expected since < until, got since={since.isoformat()} "
+                            f"until={until.isoformat()}; pass a non-empty time range")
+
+
+def run_reclassify(engine: Engine, settings: Settings, *, since: datetime, until: datetime,
+                   model: str | None = None) -> StageResult:
+    """Classify again every article published in [since, until) with ``model`` (a checkpoint
+    directory; None: the configured one), replacing that model's earlier verdicts."""
+    check_range(since, until)
+    with recorded_run(engine, "reclassify", (since, until)) as result:
+        try:
+            from sentinel.classify.stage import reclassify_range
+        except ImportError as exc:
+            raise StageSkipped("reclassifying a range is not built yet "
+                               f"(sentinel.classify.stage.reclassify_range: {exc})") from None
+        result.counts = reclassify_range(engine, settings, model=model, since=since, until=until)
+    return result
+
+
+def run_reaggregate(engine: Engine, settings: Settings, *, since: datetime,
+                    until: datetime) -> StageResult:
+    """Rebuild the detector's rollups for the buckets in [since, until) from the current
+    classifications (after a reclassification); sends no alerts."""
+    check_range(since, until)
+    with recorded_run(engine, "reaggregate", (since, until)) as result:
+        try:
+            from sentinel.alerts.stage import rebuild_rollups
+        except ImportError as exc:
+            raise StageSkipped("rebuilding rollups for a range is not built yet "
+                               f"(sentinel.alerts.stage.rebuild_rollups: {exc})") from None
+        result.counts = rebuild_rollups(engine, settings, since=since, until=until)
+    return result
+
+
 STAGES: list[tuple[str, Callable[..., StageResult]]] = [
     ("ingest", run_ingest),
     ("classify", run_classify),

@@ -1,0 +1,139 @@
+"""What Sentinel's DAGs share: owner, tags, retry policy, pool/queue names, the failure callback.
+
+The DAG files import this module at parse time, so it imports nothing but the standard library;
+Sentinel (and with it SQLAlchemy, torch, ...) is imported inside the functions that run in a
+task. It is listed in ``.airflowignore``: it defines no DAG.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sentinel.pipeline import StageResult
+    from sentinel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OWNER = "sentinel"
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+
+# Classification is the one stage that wants an accelerator. The pool keeps it to one model in
+# memory at a time on a single machine; the queue lets a Celery or Kubernetes deployment route it
+# to GPU workers (`airflow celery worker --queues gpu`). Both names are created by
+# scripts/airflow-local.sh and docker-compose.yml.
+GPU_POOL = "gpu"
+GPU_QUEUE = "gpu"
+
+
+class Tag(StrEnum):
+    """Every tag a Sentinel DAG may carry (one place, so the UI's filters stay consistent)."""
+
+    SENTINEL = "sentinel"
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+    BACKFILL = "backfill"
+
+
+def report_failure(context: dict[str, Any]) -> None:
+    """``on_failure_callback``: say which task failed, in which run, and why.
+
+    Posted to Slack when Slack is configured (bot token and channel, or a webhook), always
+    logged. Called only after the last retry; it never raises, so it cannot hide the failure.
+    """
+    ti = context["ti"]
+    error = context.get("exception")
+    text = (f"Sentinel: task `{ti.task_id}` of DAG `{ti.dag_id}` failed after {ti.try_number} "
+            f"tries (run `{ti.run_id}`): {type(error).__name__ if error else 'error'}: {error}")
+    log.error("%s", text)
+    try:
+        from sentinel.settings import get_settings
+
+        where = post_to_slack(get_settings(), text)
+    except Exception as exc:  # a broken Slack must not mask the task's own failure
+        log.error("could not report the failure to Slack: %s: %s", type(exc).__name__, exc)
+        return
+    if where:
+        log.info("failure reported to %s", where)
+
+
+def post_to_slack(settings: Settings, text: str) -> str | None:
+    """Post ``text`` with the alert channel's credentials; returns where it went, or None."""
+    if settings.slack_bot_token and settings.slack_channel:
+        from slack_sdk import WebClient
+
+        client = WebClient(token=settings.slack_bot_token.get_secret_value(),
+                           base_url=settings.slack_base_url, timeout=10)
+        client.chat_postMessage(channel=settings.slack_channel, text=text)
+        return f"slack-bot:{settings.slack_channel}"
+    if settings.slack_webhook_url:
+        from slack_sdk.webhook import WebhookClient
+
+        response = WebhookClient(settings.slack_webhook_url.get_secret_value(), timeout=10).send(
+            text=text)
+        if response.status_code != 200:
+            raise RuntimeError(f"webhook answered HTTP {response.status_code}: {response.body}")
+        return "slack-webhook"
+    return None
+
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 3,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,  # 1, 2, 4 minutes
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(minutes=30),
+    "on_failure_callback": report_failure,
+}
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Airflow's (pendulum) datetimes as plain UTC datetimes, the type Sentinel takes."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
+
+
+def parse_time(name: str, value: str | None) -> datetime | None:
+    """A DAG param as a UTC datetime; a bad value says what was expected and what arrived."""
+    if value in (None, ""):
+        return None
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"param {name!r}: expected an ISO 8601 time such as 2026-11-01T00:00Z, "
+                         f"got {value!r}; trigger the DAG again with a valid value") from None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def time_range(params: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The ``since`` and ``until`` params of a backfill run, both required."""
+    since = parse_time("since", params.get("since"))
+    until = parse_time("until", params.get("until"))
+    if since is None or until is None:
+        raise ValueError(
+            f"params 'since' and 'until' are both required, got since={params.get('since')!r} "
+            f"until={params.get('until')!r}; trigger with "
+            """--conf '{"since": "2026-11-01T00:00Z", "until": "2026-11-08T00:00Z"}'""")
+    return since, until
+
+
+def engine_and_settings() -> tuple[Any, Settings]:
+    """What every task body starts from: the configured settings and the process's engine."""
+    from sentinel.db.engine import get_engine
+    from sentinel.settings import get_settings
+
+    return get_engine(), get_settings()
+
+
+def xcom_summary(result: StageResult) -> dict[str, Any]:
+    """The stage's small summary for XCom; a stage that could not run becomes a skipped task."""
+    if result.status == "skipped":
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"{result.stage} skipped: {result.message}")
+    return result.summary()
