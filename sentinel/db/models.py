@@ -101,6 +101,11 @@ class Article(Base):
         Index("ix_article_published_at", "published_at"),
         Index("ix_article_tickers", "tickers", postgresql_using="gin"),
         Index("ix_article_url", "url"),
+        # under v_sentiment_hourly/daily.bucket_start (migration 0002 holds the same expressions)
+        Index("ix_article_published_hour", text(
+            "date_bin('01:00:00'::interval, published_at, '2000-01-01 00:00:00+00'::timestamptz)")),
+        Index("ix_article_published_day", text(
+            "date_bin('1 day'::interval, published_at, '2000-01-01 00:00:00+00'::timestamptz)")),
     )
 
 
@@ -167,6 +172,7 @@ class Classification(Base):
     __table_args__ = (
         UniqueConstraint("article_id", "model_id"),
         Index("ix_classification_model_id_created_at", "model_id", "created_at"),
+        Index("ix_classification_model_id_topic", "model_id", "topic"),
     )
 
 
