@@ -113,6 +113,29 @@ def insert_feeds(conn: sa.Connection, sample: Sample) -> None:
         conn.execute(sa.insert(FeedFetch).values(feed_id=feed_id, fetched_at=now - ago, **values))
 
 
+def add_article(conn: sa.Connection, sample: Sample, name: str, published: datetime, title: str,
+                url: str | None, feeds: list[str], tickers: list[str],
+                verdict: tuple[str, float, str] | None) -> int:
+    """One article carried by ``feeds``, classified by the active model when ``verdict``."""
+    article_id = conn.scalar(sa.insert(Article).values(
+        identity=f"test:{name}", url=url, title=title, published_at=published,
+        fetched_at=published + timedelta(minutes=5), content_hash=f"hash-{name}",
+        tickers=tickers,
+    ).returning(Article.id))
+    sample.articles[name] = article_id
+    if feeds:
+        conn.execute(sa.insert(ArticleFeed), [
+            {"article_id": article_id, "feed_id": sample.feeds[feed]} for feed in feeds
+        ])
+    if verdict is not None:
+        sentiment, p_negative, topic = verdict
+        conn.execute(sa.insert(Classification).values(
+            article_id=article_id, model_id=sample.models["active"],
+            content_hash=f"hash-{name}", sentiment=sentiment, topic=topic, topic_prob=0.9,
+            **probabilities(sentiment, p_negative)))
+    return article_id
+
+
 def insert_articles(conn: sa.Connection, sample: Sample) -> None:
     sample.models["old"] = conn.scalar(sa.insert(Model).values(
         name="sentinel-minilm", version="1", source="models/old", tasks=TASKS, active=False,
@@ -121,22 +144,8 @@ def insert_articles(conn: sa.Connection, sample: Sample) -> None:
         name="sentinel-minilm", version="2", source="models/sentinel-minilm", tasks=TASKS,
         active=True,
     ).returning(Model.id))
-    for name, (published, title, url, feeds, tickers, verdict) in ARTICLES.items():
-        article_id = conn.scalar(sa.insert(Article).values(
-            identity=f"test:{name}", url=url, title=title, published_at=published,
-            fetched_at=published + timedelta(minutes=5), content_hash=f"hash-{name}",
-            tickers=tickers,
-        ).returning(Article.id))
-        sample.articles[name] = article_id
-        conn.execute(sa.insert(ArticleFeed), [
-            {"article_id": article_id, "feed_id": sample.feeds[feed]} for feed in feeds
-        ])
-        if verdict is not None:
-            sentiment, p_negative, topic = verdict
-            conn.execute(sa.insert(Classification).values(
-                article_id=article_id, model_id=sample.models["active"],
-                content_hash=f"hash-{name}", sentiment=sentiment, topic=topic, topic_prob=0.9,
-                **probabilities(sentiment, p_negative)))
+    for name, spec in ARTICLES.items():
+        add_article(conn, sample, name, *spec)
     # a6 was classified, then its text changed: the classification is stale.
     conn.execute(sa.insert(Classification).values(
         article_id=sample.articles["a6"], model_id=sample.models["active"],
