@@ -127,9 +127,9 @@ def load_classifier(
     parts: list[tuple[Any, Any, dict[str, Any], tuple[str, ...], str]] = []
     external = {SENTIMENT: (sentiment_model, sentiment_labels), TOPIC: (topic_model, topic_labels)}
     own_tasks = tuple(t for t, (m, _) in external.items() if not m)
-    if own_tasks:
-        if model_dir is None:
-            raise ConfigError("no model: set model_dir (or both sentiment_model and topic_model)")
+    if model_dir is None and len(own_tasks) == len(external):
+        raise ConfigError("no model: set model_dir (or sentiment_model/topic_model with labels)")
+    if own_tasks and model_dir is not None:
         if not Path(model_dir).is_dir():
             raise ConfigError(
                 f"model directory {model_dir} does not exist; train one with `sentinel train` "

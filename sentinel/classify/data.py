@@ -36,14 +36,18 @@ def read_table(path: str | Path):
     if not path.is_file():
         raise DataError(f"{path}: no such file; expected a labelled .csv or .parquet file")
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+        raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        if suffix in (".csv", ".txt", ".tsv"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False)
+        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", keep_default_na=False)
+    except ImportError as exc:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow ({exc}); pip install pyarrow"
+        ) from None
     except Exception as exc:  # pandas raises many types; say which file and why
         raise DataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
-    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
 
 
 def read_labelled(

