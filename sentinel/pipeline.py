@@ -96,10 +96,12 @@ def run_ingest(engine: Engine, settings: Settings, *, now: datetime | None = Non
 def run_classify(engine: Engine, settings: Settings, *, now: datetime | None = None) -> StageResult:
     """Classify every article that has no current classification for the active model."""
     with recorded_run(engine, "classify", (None, now)) as result:
-        try:
-            from sentinel.classify.stage import classify_pending
-        except ImportError:
-            raise StageSkipped("no classifier is shipped yet (sentinel.classify.stage)") from None
+        from sentinel.classify.stage import classify_pending
+
+        shipped = Settings.model_fields["model_dir"].get_default(call_default_factory=True)
+        if settings.model_dir == shipped and not shipped.is_dir():
+            raise StageSkipped(f"the shipped model is not in this checkout ({shipped}); "
+                               "train it with `sentinel train` (see models/README)")
         result.counts = classify_pending(engine, settings)
     return result
 
