@@ -111,34 +111,81 @@ class Settings(BaseSettings):
     )
 
     # --- detect & alert ------------------------------------------------------------------
-    bucket_minutes: int = Field(default=60, description="Aggregation bucket size.")
-    baseline_days: int = Field(default=28, description="History the baseline looks at.")
-    min_negative: int = Field(default=5, description="Minimum negative count to alert on.")
-    min_history_buckets: int = Field(
-        default=24, description="Warm-up: buckets of history a segment needs before it can fire."
+    bucket_minutes: int = Field(
+        default=60, ge=1, le=1440,
+        description="Aggregation bucket size in minutes; must divide a day (15, 30, 60, ...).",
     )
-    z_threshold: float = Field(default=4.0, description="Robust z-score that counts as a spike.")
-    ratio_threshold: float = Field(default=2.0, description="Observed/expected ratio for a spike.")
+    baseline_days: int = Field(
+        default=28, ge=1, description="Days of history the seasonal baseline looks at."
+    )
+    min_negative: int = Field(
+        default=5, ge=1,
+        description="Volume guard: fewest negative articles in a bucket to alert on.",
+    )
+    min_history_buckets: int = Field(
+        default=24, ge=0,
+        description="Warm-up: buckets of history (since data began; for a source, since it "
+        "first appeared) before a segment can fire.",
+    )
+    z_threshold: float = Field(
+        default=4.0, description="Spike significance: z-score of the Poisson (count) or "
+        "binomial (share) upper tail."
+    )
+    ratio_threshold: float = Field(
+        default=2.0,
+        description="Count spike: observed negatives at least this many times expected.",
+    )
     share_threshold: float = Field(
-        default=0.25, description="Rise of negative share over baseline that counts as a spike."
+        default=0.25, description="Share spike: rise of the negative share over the baseline "
+        "share (0.25 = 25 points)."
+    )
+    judge_partial_bucket: bool = Field(
+        default=True, description="Also judge the current, unfinished bucket against the "
+        "elapsed share of its expectation (alerts within the bucket, not after it)."
+    )
+    fire_after_buckets: int = Field(
+        default=1, ge=1, description="Buckets that must spike before an alert fires; above 1 "
+        "it waits as 'pending' first."
     )
     repeat_interval_hours: float = Field(
-        default=4.0, description="Re-notify a firing alert at most this often."
+        default=4.0, gt=0, description="Re-notify a firing alert at most this often."
     )
     resolve_after_buckets: int = Field(
-        default=2, description="Hold-down: quiet buckets before an alert resolves."
+        default=2, ge=1, description="Hold-down: quiet complete buckets before an alert resolves."
     )
     notify_resolved: bool = Field(default=True, description="Send a message when an alert resolves.")
+    top_headlines: int = Field(
+        default=5, ge=0, le=20, description="Negative headlines quoted in an alert."
+    )
     slack_bot_token: SecretStr | None = Field(
         default=None, description="Slack bot token (xoxb-...), used with slack_channel."
     )
-    slack_channel: str | None = Field(default=None, description="Channel id or name for alerts.")
+    slack_channel: str | None = Field(
+        default=None, description="Channel for alerts; its id (C0123...) lets Sentinel check the "
+        "history after a crash (a #name works for posting only)."
+    )
     slack_webhook_url: SecretStr | None = Field(
         default=None, description="Slack incoming-webhook URL (used when no bot token is set)."
     )
     slack_base_url: str = Field(
         default="https://slack.com/api/", description="Slack Web API base URL."
     )
+    slack_timeout_s: float = Field(default=10.0, gt=0, description="Timeout per Slack request.")
+    delivery_max_attempts: int = Field(
+        default=12, ge=1, description="Attempts per notification before it is marked dead."
+    )
+    delivery_backoff_s: float = Field(
+        default=60.0, gt=0, description="First retry delay of a failed notification; doubles "
+        "per attempt up to an hour (a 429's Retry-After wins when longer)."
+    )
+
+    @field_validator("bucket_minutes")
+    @classmethod
+    def _bucket_divides_a_day(cls, value: int) -> int:
+        if 1440 % value:
+            raise ValueError(f"bucket_minutes must divide a day (1440 minutes) so buckets line "
+                             f"up with the time of day, e.g. 15, 30, 60 or 120; got {value}")
+        return value
 
     @field_validator("allowed_file_roots", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -101,6 +103,7 @@ class Article(Base):
         Index("ix_article_published_at", "published_at"),
         Index("ix_article_tickers", "tickers", postgresql_using="gin"),
         Index("ix_article_url", "url"),
+        Index("ix_article_updated_at", "updated_at"),  # what changed since the last detect run
         # under v_sentiment_hourly/daily.bucket_start (migration 0002 holds the same expressions)
         Index("ix_article_published_hour", text(
             "date_bin('01:00:00'::interval, published_at, '2000-01-01 00:00:00+00'::timestamptz)")),
@@ -122,7 +125,10 @@ class ArticleFeed(Base):
     )
     first_seen_at: Mapped[datetime] = _now()
 
-    __table_args__ = (Index("ix_article_feed_feed_id", "feed_id"),)
+    __table_args__ = (
+        Index("ix_article_feed_feed_id", "feed_id"),
+        Index("ix_article_feed_first_seen_at", "first_seen_at"),
+    )
 
 
 class Model(Base):
@@ -236,6 +242,8 @@ class AlertDelivery(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = _now()
     sent_at: Mapped[datetime | None]
+    thread_ts: Mapped[str | None] = mapped_column(Text, comment="Slack thread it was posted in")
+    last_attempt_at: Mapped[datetime | None]
 
     alert: Mapped[Alert] = relationship(back_populates="deliveries")
 
@@ -243,6 +251,69 @@ class AlertDelivery(Base):
         UniqueConstraint("alert_id", "kind", "interval_end"),
         Index("ix_alert_delivery_status", "status"),
     )
+
+
+class AlertRollup(Base):
+    """Classified and negative articles per model, bucket size, segment and bucket (detect)."""
+
+    __tablename__ = "alert_rollup"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("model.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket_minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segment_kind: Mapped[str] = mapped_column(
+        String(20), primary_key=True, comment="all, topic, ticker or source"
+    )
+    segment_value: Mapped[str] = mapped_column(
+        Text, primary_key=True, comment="'all', the topic, the ticker or the feed name"
+    )
+    bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, comment="classified articles in the bucket")
+    negative: Mapped[int] = mapped_column(Integer, comment="of which the sentiment is negative")
+
+    __table_args__ = (
+        Index("ix_alert_rollup_model_id_bucket_minutes_bucket_start",
+              "model_id", "bucket_minutes", "bucket_start"),
+    )
+
+
+class RollupState(Base):
+    """How far ``alert_rollup`` has folded in each source table (per model and bucket size)."""
+
+    __tablename__ = "rollup_state"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("model.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket_minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    classified_until: Mapped[datetime | None] = mapped_column(
+        comment="classification.created_at up to which changes are folded in"
+    )
+    articles_until: Mapped[datetime | None] = mapped_column(
+        comment="article.updated_at up to which changes are folded in"
+    )
+    links_until: Mapped[datetime | None] = mapped_column(
+        comment="article_feed.first_seen_at up to which links are folded in"
+    )
+    updated_at: Mapped[datetime] = _now()
+
+
+class DetectState(Base):
+    """One row: the latest data interval whose alerts were judged (older ones are not re-judged)."""
+
+    __tablename__ = "detect_state"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, comment="always 1 (one row)")
+    judged_from: Mapped[datetime | None] = mapped_column(
+        comment="start of that interval (a rerun judges the same buckets)"
+    )
+    judged_until: Mapped[datetime | None] = mapped_column(
+        comment="end of the latest data interval whose alerts were judged"
+    )
+    updated_at: Mapped[datetime] = _now()
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
 
 
 class PipelineRun(Base):

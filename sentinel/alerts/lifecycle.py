@@ -1,0 +1,293 @@
+"""Judge every segment at the end of a data interval, then move its alert along.
+
+States (one open alert per segment, ``dedup_key`` = ``kind:value``, a partial unique index):
+
+* **pending** — spiking, waiting for ``fire_after_buckets`` spiking buckets; expires silently.
+* **firing** — notified (``firing``); while it keeps spiking, notified again at most every
+  ``repeat_interval`` (``repeat``, threaded on the first message).
+* **resolved** — after ``resolve_after_buckets`` quiet complete buckets (the hold-down, so an
+  alert does not flap) and a quiet unfinished bucket; notified (``resolved``) when configured.
+
+Which buckets a run judges: every complete bucket that ended inside the data interval (at least
+the latest one; at most ``CATCH_UP``) and, when ``judge_partial`` is set, the unfinished current
+bucket against the elapsed share of its expectation, counted exactly from the articles published
+before the interval's end. An alert therefore fires within one schedule interval of the burst.
+
+Idempotent per data interval: a rerun of the latest interval judges the same buckets and finds
+its notifications already queued (unique ``(alert_id, kind, interval_end)``); an interval older
+than the latest judged one changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
+
+from sentinel.alerts import rollup
+from sentinel.alerts.evidence import analyst_sql, top_headlines
+from sentinel.db.models import Alert, AlertDelivery
+from sentinel.detect import DetectParams, Judgement, buckets_per_day, judge_bucket
+
+CATCH_UP = 24  # most complete buckets judged as "new" in one run (after a gap in runs)
+TREND = 24     # buckets in the message's sparkline
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    params: DetectParams
+    bucket_minutes: int = 60
+    judge_partial: bool = True
+    fire_after_buckets: int = 1
+    repeat_interval: timedelta = timedelta(hours=4)
+    resolve_after_buckets: int = 2
+    notify_resolved: bool = True
+    top_headlines: int = 5
+    channel: str = "log"
+
+    @property
+    def width(self) -> timedelta:
+        return timedelta(minutes=self.bucket_minutes)
+
+
+@dataclass
+class Verdict:
+    segment: rollup.Segment
+    hot: bool                     # a judged bucket spikes
+    quiet: bool                   # no spike in the hold-down buckets nor the unfinished one
+    judgement: Judgement          # the bucket the alert shows (the strongest spike, if any)
+    bucket_start: datetime
+    trend: list[float]
+
+
+def _interval_start(conn: Connection, now: datetime) -> datetime | None:
+    """Where this run's data interval starts: after the previous one (or, on a rerun of the
+    latest interval, where that one started). None: ``now`` is older than the latest judged."""
+    state = conn.execute(sa.text("SELECT judged_from, judged_until FROM detect_state "
+                                 "WHERE id = 1 FOR UPDATE")).first()
+    if state is None or state.judged_until is None:
+        return now
+    if now < state.judged_until:
+        return None
+    return state.judged_from if now == state.judged_until else state.judged_until
+
+
+def _mark_judged(conn: Connection, start: datetime, now: datetime) -> None:
+    conn.execute(sa.text("""
+        INSERT INTO detect_state (id, judged_from, judged_until, updated_at)
+        VALUES (1, :start, :now, now())
+        ON CONFLICT (id) DO UPDATE SET judged_from = excluded.judged_from,
+            judged_until = excluded.judged_until, updated_at = now()"""),
+        {"start": start, "now": now})
+
+
+def judge_segments(conn: Connection, model_id: int, config: AlertConfig, now: datetime,
+                   interval_start: datetime) -> list[Verdict]:
+    """Verdicts for every segment that could fire or has an open alert."""
+    width, params = config.width, config.params
+    current = rollup.bucket_floor(now, width)
+    fraction = (now - current) / width
+    partial = config.judge_partial and fraction > 0
+    new_complete = max(1, min(CATCH_UP, (current - rollup.bucket_floor(interval_start, width))
+                              // width))
+    per_day = buckets_per_day(width) or 1
+    span = (params.baseline_days + 1) * per_day + max(config.resolve_after_buckets, new_complete)
+    start = current - span * width
+
+    partial_counts = rollup.count_range(conn, model_id, current, now) if partial else {}
+    recent = [current - k * width for k in range(1, new_complete + 1)]
+    segments = rollup.segments_with_negatives(conn, model_id, config.bucket_minutes, recent,
+                                              int(np.ceil(params.min_count)))
+    segments |= {s for s, (_t, neg) in partial_counts.items() if neg >= params.min_count}
+    open_keys = conn.execute(sa.select(Alert.segment_kind, Alert.segment_value)
+                             .where(Alert.state != "resolved")).all()
+    segments |= {(k, v) for k, v in open_keys}
+    if not segments:
+        return []
+    history = rollup.load_history(conn, model_id, config.bucket_minutes, segments, start, current)
+    firsts = rollup.first_buckets(conn, model_id, config.bucket_minutes,
+                                  segments | {("all", "all")})
+    data_start = firsts.get(("all", "all"), current)
+
+    verdicts = []
+    for segment in sorted(segments):
+        negatives, totals = np.zeros(span + 1), np.zeros(span + 1)
+        for bucket_start, (total, negative) in history[segment].items():
+            i = (bucket_start - start) // width
+            negatives[i], totals[i] = negative, total
+        totals[span], negatives[span] = partial_counts.get(segment, (0, 0))
+        began = firsts.get(segment, current) if segment[0] == "source" else data_start
+        series = _Series(negatives, totals, max(0, (began - start) // width), start, width,
+                         params)
+        judged: dict[int, Judgement] = {}
+        for k in range(1, max(new_complete, config.resolve_after_buckets) + 1):
+            if negatives[span - k] >= params.min_count:
+                judged[span - k] = series.judge(span - k)
+        if partial and negatives[span] >= params.min_count:
+            judged[span] = series.judge(span, fraction)
+        spiking = [i for i, j in judged.items() if j.is_spike]
+        hot = [i for i in spiking if i == span or span - i <= new_complete]
+        holding = [i for i in spiking if i == span or span - i <= config.resolve_after_buckets]
+        if hot:
+            shown = max(hot, key=lambda i: (judged[i].z, i))
+        else:
+            shown = span if partial and span in judged else span - 1
+        judgement = judged.get(shown) or series.judge(shown, fraction if shown == span else 1.0)
+        verdicts.append(Verdict(segment=segment, hot=bool(hot), quiet=not holding,
+                                judgement=judgement, bucket_start=start + shown * width,
+                                trend=negatives[span + 1 - TREND:].tolist()))
+    return verdicts
+
+
+@dataclass
+class _Series:
+    negatives: np.ndarray
+    totals: np.ndarray
+    history_start: int
+    start: datetime
+    width: timedelta
+    params: DetectParams
+
+    def judge(self, i: int, fraction: float = 1.0) -> Judgement:
+        phase = ((self.start + i * self.width) - rollup.ORIGIN) % timedelta(days=1) // self.width
+        return judge_bucket(self.negatives, i, per_day=buckets_per_day(self.width),
+                            params=self.params, totals=self.totals, fraction=fraction,
+                            history_start=self.history_start, day_phase=phase)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _numbers(v: Verdict, width: timedelta) -> dict[str, Any]:
+    j = v.judgement
+    return {"window_start": v.bucket_start, "window_end": v.bucket_start + width,
+            "observed": j.observed, "expected": j.expected, "negative_share": j.share,
+            "expected_share": j.expected_share,
+            "score": max(j.z, j.share_z if j.share_z is not None else -np.inf)}
+
+
+def _payload(conn: Connection, model_id: int, config: AlertConfig, alert: dict[str, Any],
+             v: Verdict, kind: str, now: datetime) -> dict[str, Any]:
+    kind_, value = v.segment
+    j = v.judgement
+    base = {"kind": kind, "alert_id": alert["id"], "dedup_key": alert["dedup_key"],
+            "segment_kind": kind_, "segment_value": value, "bucket_minutes": config.bucket_minutes,
+            "interval_end": now.isoformat(), "started_at": alert["started_at"].isoformat()}
+    if kind == "resolved":
+        details = alert["details"] or {}
+        return {**base, "resolved_at": now.isoformat(),
+                "quiet_buckets": config.resolve_after_buckets,
+                "peak_observed": details.get("peak_observed", alert["observed"]),
+                "peak_expected": details.get("peak_expected", alert["expected"])}
+    window_end = min(v.bucket_start + config.width, now)
+    since = v.bucket_start - config.width  # the spiking bucket and the one before it
+    return {**base, "window_start": v.bucket_start.isoformat(),
+            "window_end": (v.bucket_start + config.width).isoformat(),
+            "fraction": j.fraction, "spike": j.kind, "observed": j.observed,
+            "expected": j.expected, "ratio": j.ratio if np.isfinite(j.ratio) else 999.0,
+            "z": j.z, "total": j.total, "negative_share": j.share,
+            "expected_share": j.expected_share, "share_z": j.share_z, "trend": v.trend,
+            "headlines": top_headlines(conn, model_id, kind_, value, since, window_end,
+                                       config.top_headlines),
+            "sql": analyst_sql(kind_, value, since, window_end)}
+
+
+def _enqueue(conn: Connection, alert_id: int, kind: str, now: datetime, channel: str,
+             payload: dict[str, Any]) -> int:
+    stmt = insert(AlertDelivery).values(
+        alert_id=alert_id, kind=kind, interval_end=now, channel=channel, status="pending",
+        payload=json.loads(json.dumps(payload, default=str)),
+    ).on_conflict_do_nothing(index_elements=["alert_id", "kind", "interval_end"])
+    return conn.execute(stmt).rowcount
+
+
+def _repeat_due(last: datetime | None, now: datetime, interval: timedelta) -> bool:
+    return last is None or now - last >= interval
+
+
+def apply_verdicts(conn: Connection, model_id: int, config: AlertConfig, verdicts: list[Verdict],
+                   now: datetime) -> dict[str, int]:
+    counts = {"segments_judged": len(verdicts), "hot": 0, "opened": 0, "fired": 0,
+              "repeated": 0, "resolved": 0, "queued": 0}
+    for v in verdicts:
+        kind, value = v.segment
+        key = "all" if kind == "all" else f"{kind}:{value}"
+        counts["hot"] += v.hot
+        alert = conn.execute(sa.select(Alert.__table__).where(
+            Alert.dedup_key == key, Alert.state != "resolved").with_for_update()).mappings().first()
+        numbers = _numbers(v, config.width)
+        if alert is None:
+            if not v.hot or conn.scalar(sa.select(sa.func.count()).select_from(Alert).where(
+                    Alert.dedup_key == key, Alert.resolved_at >= now)):
+                continue  # nothing to open, or this interval already ended an alert of it
+            state = "firing" if config.fire_after_buckets <= 1 else "pending"
+            alert = conn.execute(sa.insert(Alert).values(
+                dedup_key=key, segment_kind=kind, segment_value=value, state=state,
+                started_at=v.bucket_start, last_firing_at=now,
+                last_notified_at=now if state == "firing" else None,
+                details={"model_id": model_id, "bucket_minutes": config.bucket_minutes,
+                         "spiking_buckets": [v.bucket_start.isoformat()],
+                         "peak_observed": v.judgement.observed,
+                         "peak_expected": v.judgement.expected},
+                **numbers).returning(Alert.__table__)).mappings().one()
+            counts["opened"] += 1
+            if state == "firing":
+                counts["fired"] += 1
+                counts["queued"] += _enqueue(conn, alert["id"], "firing", now, config.channel,
+                                             _payload(conn, model_id, config, alert, v, "firing",
+                                                      now))
+            continue
+        details = dict(alert["details"] or {})
+        if v.hot:
+            spiking = sorted(set(details.get("spiking_buckets", [])) | {v.bucket_start.isoformat()})
+            details["spiking_buckets"] = spiking[-50:]
+            if v.judgement.observed >= details.get("peak_observed", 0):
+                details["peak_observed"] = v.judgement.observed
+                details["peak_expected"] = v.judgement.expected
+            values: dict[str, Any] = {**numbers, "last_firing_at": now, "details": details,
+                                      "updated_at": sa.func.now()}
+            kind_sent = None
+            if alert["state"] == "pending" and len(spiking) >= config.fire_after_buckets:
+                values["state"], kind_sent = "firing", "firing"
+                counts["fired"] += 1
+            elif alert["state"] == "firing" and _repeat_due(alert["last_notified_at"], now,
+                                                            config.repeat_interval):
+                kind_sent = "repeat"
+                counts["repeated"] += 1
+            if kind_sent:
+                values["last_notified_at"] = now
+                counts["queued"] += _enqueue(conn, alert["id"], kind_sent, now, config.channel,
+                                             _payload(conn, model_id, config, dict(alert), v,
+                                                      kind_sent, now))
+            conn.execute(sa.update(Alert).where(Alert.id == alert["id"]).values(**values))
+        elif v.quiet:
+            conn.execute(sa.update(Alert).where(Alert.id == alert["id"]).values(
+                state="resolved", resolved_at=now, updated_at=sa.func.now(),
+                details={**details, "outcome": "expired" if alert["state"] == "pending"
+                         else "resolved"}))
+            counts["resolved"] += 1
+            if alert["state"] == "firing" and config.notify_resolved:
+                counts["queued"] += _enqueue(conn, alert["id"], "resolved", now, config.channel,
+                                             _payload(conn, model_id, config, dict(alert), v,
+                                                      "resolved", now))
+    return counts
+
+
+def run_lifecycle(conn: Connection, model_id: int, config: AlertConfig,
+                  now: datetime) -> dict[str, int]:
+    """Judge the data interval ending at ``now`` and update alerts; a stale interval is a no-op."""
+    interval_start = _interval_start(conn, now)
+    if interval_start is None:
+        return {"stale_interval": 1}
+    verdicts = judge_segments(conn, model_id, config, now, interval_start)
+    counts = apply_verdicts(conn, model_id, config, verdicts, now)
+    _mark_judged(conn, interval_start, now)
+    return counts
+

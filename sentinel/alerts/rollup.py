@@ -1,0 +1,231 @@
+"""Negative and total counts per bucket and segment, maintained incrementally.
+
+What is counted is each article's *current* classification: the row of the active model whose
+``content_hash`` equals the article's, with a sentiment. An article counts in its bucket
+(``published_at``) once in each of its segments: ``all``, its topic, each of its tickers, and each
+feed that carried it (``source``, by feed name).
+
+Rollups are keyed by model, so classifying history with another model (a backfill, an
+evaluation) never touches the active model's counts; switching the active model builds its
+rollups once. A run recomputes only the buckets of articles that changed since the previous run:
+newly written classifications of the active model, edited articles (``updated_at``: a new text
+makes the old classification stale), and new article-feed links. Each is found through an index
+on its timestamp (``> watermark``), so a run's cost follows what changed, not the size of
+history. A watermark never passes ``OVERLAP`` before the time it was read: a row stamped by a
+transaction that was still open then (its stamp is its start) is read by the next run, and
+reading a bucket twice is harmless.
+
+Writers keep the contract by stamping those columns: the classifier sets
+``classification.created_at = now()`` whenever it writes a row (also when it replaces one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
+
+ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # buckets line up with UTC midnight (as the v_* views)
+OVERLAP = timedelta(minutes=15)
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+Segment = tuple[str, str]  # (segment_kind, segment_value)
+
+# The current classification of every article in the range, once per segment.
+_SEGMENT_ROWS = """
+    SELECT date_bin(:width, a.published_at, :origin) AS bucket_start, seg.kind, seg.value,
+           (c.sentiment = 'negative') AS negative
+    FROM {source}
+    JOIN classification AS c
+        ON c.article_id = a.id AND c.model_id = :model_id AND c.content_hash = a.content_hash
+    CROSS JOIN LATERAL (
+        SELECT 'all'::text AS kind, 'all'::text AS value
+        UNION ALL SELECT 'topic', c.topic WHERE c.topic IS NOT NULL
+        UNION ALL SELECT DISTINCT 'ticker', t.ticker FROM unnest(a.tickers) AS t (ticker)
+        UNION ALL SELECT 'source', f.name FROM article_feed AS af JOIN feed AS f
+            ON f.id = af.feed_id WHERE af.article_id = a.id
+    ) AS seg
+    WHERE c.sentiment IS NOT NULL AND {where}
+"""
+
+_INSERT = """
+    INSERT INTO alert_rollup (model_id, bucket_minutes, segment_kind, segment_value,
+                              bucket_start, total, negative)
+    SELECT :model_id, :bucket_minutes, kind, value, bucket_start, count(*),
+           count(*) FILTER (WHERE negative)
+    FROM ({rows}) AS r
+    GROUP BY kind, value, bucket_start
+"""
+
+ARTICLES = "article AS a"
+IN_BUCKETS = ("unnest(:starts) AS b (bucket_start) JOIN article AS a "
+              "ON a.published_at >= b.bucket_start AND a.published_at < b.bucket_start + :width")
+
+
+def bucket_floor(when: datetime, width: timedelta) -> datetime:
+    """Start of the bucket holding ``when`` (buckets aligned to UTC midnight)."""
+    return ORIGIN + ((when - ORIGIN) // width) * width
+
+
+def active_model_id(conn: Connection) -> int | None:
+    return conn.scalar(sa.text("SELECT id FROM model WHERE active"))
+
+
+def _starts_param() -> sa.BindParameter:
+    return sa.bindparam("starts", type_=ARRAY(sa.DateTime(timezone=True)))
+
+
+def recompute_buckets(conn: Connection, model_id: int, bucket_minutes: int,
+                      starts: Iterable[datetime]) -> int:
+    """Replace the rollup rows of these buckets by fresh counts; returns the buckets redone."""
+    starts = sorted(set(starts))
+    if not starts:
+        return 0
+    width = timedelta(minutes=bucket_minutes)
+    key = {"model_id": model_id, "bucket_minutes": bucket_minutes}
+    conn.execute(sa.text(
+        "DELETE FROM alert_rollup WHERE model_id = :model_id AND bucket_minutes = :bucket_minutes "
+        "AND bucket_start = ANY(:starts)").bindparams(_starts_param()), {**key, "starts": starts})
+    rows = _SEGMENT_ROWS.format(source=IN_BUCKETS, where="true")
+    conn.execute(sa.text(_INSERT.format(rows=rows)).bindparams(_starts_param()),
+                 {**key, "starts": starts, "width": width, "origin": ORIGIN})
+    return len(starts)
+
+
+def _build_all(conn: Connection, model_id: int, bucket_minutes: int) -> int:
+    key = {"model_id": model_id, "bucket_minutes": bucket_minutes}
+    conn.execute(sa.text("DELETE FROM alert_rollup WHERE model_id = :model_id "
+                         "AND bucket_minutes = :bucket_minutes"), key)
+    conn.execute(sa.text(_INSERT.format(rows=_SEGMENT_ROWS.format(source=ARTICLES, where="true"))),
+                 {**key, "width": timedelta(minutes=bucket_minutes), "origin": ORIGIN})
+    return conn.scalar(sa.text(
+        "SELECT count(DISTINCT bucket_start) FROM alert_rollup WHERE model_id = :model_id "
+        "AND bucket_minutes = :bucket_minutes AND segment_kind = 'all'"), key) or 0
+
+
+def _watermarks(conn: Connection, model_id: int) -> dict[str, datetime | None]:
+    """How far each source table is folded in after this run (each an index lookup): its newest
+    stamp, but never later than ``OVERLAP`` before now (late commits are re-read next time)."""
+    horizon = conn.scalar(sa.text("SELECT clock_timestamp()")) - OVERLAP
+    newest = {
+        "classified_until": conn.scalar(sa.text(
+            "SELECT max(created_at) FROM classification WHERE model_id = :m"), {"m": model_id}),
+        "articles_until": conn.scalar(sa.text("SELECT max(updated_at) FROM article")),
+        "links_until": conn.scalar(sa.text("SELECT max(first_seen_at) FROM article_feed")),
+    }
+    return {key: min(stamp, horizon) if stamp else None for key, stamp in newest.items()}
+
+
+def _changed_buckets(conn: Connection, model_id: int, bucket_minutes: int,
+                     since: dict[str, datetime | None]) -> list[datetime]:
+    def back(key: str) -> datetime:
+        return since[key] or NEVER
+
+    bucket = "date_bin(:width, a.published_at, :origin)"
+    return list(conn.scalars(sa.text(f"""
+        SELECT {bucket} FROM classification AS c JOIN article AS a ON a.id = c.article_id
+        WHERE c.model_id = :model_id AND c.created_at > :classified
+        UNION
+        SELECT {bucket} FROM article AS a WHERE a.updated_at > :articles
+        UNION
+        SELECT {bucket} FROM article_feed AS af JOIN article AS a ON a.id = af.article_id
+        WHERE af.first_seen_at > :links
+    """), {"model_id": model_id, "width": timedelta(minutes=bucket_minutes), "origin": ORIGIN,
+           "classified": back("classified_until"), "articles": back("articles_until"),
+           "links": back("links_until")}))
+
+
+def update_rollups(conn: Connection, model_id: int, bucket_minutes: int) -> dict[str, int]:
+    """Bring the model's rollups up to date; the first run for a model builds them all."""
+    state = conn.execute(sa.text(
+        "SELECT classified_until, articles_until, links_until FROM rollup_state "
+        "WHERE model_id = :m AND bucket_minutes = :b FOR UPDATE"),
+        {"m": model_id, "b": bucket_minutes}).mappings().first()
+    marks = _watermarks(conn, model_id)  # read before the changes, so none is skipped
+    if state is None:
+        redone, full = _build_all(conn, model_id, bucket_minutes), 1
+    else:
+        changed = _changed_buckets(conn, model_id, bucket_minutes, dict(state))
+        redone, full = recompute_buckets(conn, model_id, bucket_minutes, changed), 0
+    conn.execute(sa.text("""
+        INSERT INTO rollup_state (model_id, bucket_minutes, classified_until, articles_until,
+                                  links_until, updated_at)
+        VALUES (:m, :b, :classified_until, :articles_until, :links_until, now())
+        ON CONFLICT (model_id, bucket_minutes) DO UPDATE SET
+            classified_until = coalesce(excluded.classified_until, rollup_state.classified_until),
+            articles_until = coalesce(excluded.articles_until, rollup_state.articles_until),
+            links_until = coalesce(excluded.links_until, rollup_state.links_until),
+            updated_at = now()
+    """), {"m": model_id, "b": bucket_minutes, **marks})
+    return {"buckets_recomputed": redone, "rollup_rebuilt": full}
+
+
+def count_range(conn: Connection, model_id: int, start: datetime,
+                end: datetime) -> dict[Segment, tuple[int, int]]:
+    """(total, negative) per segment for articles published in [start, end), from the source
+    tables: the exact counts of a bucket that is still filling (or of any short range)."""
+    rows = _SEGMENT_ROWS.format(source=ARTICLES,
+                                where="a.published_at >= :start AND a.published_at < :end")
+    result = conn.execute(sa.text(
+        f"SELECT kind, value, count(*), count(*) FILTER (WHERE negative) FROM ({rows}) AS r "
+        "GROUP BY kind, value"),
+        {"model_id": model_id, "start": start, "end": end, "width": end - start,
+         "origin": ORIGIN})
+    return {(kind, value): (total, negative) for kind, value, total, negative in result}
+
+
+def segments_with_negatives(conn: Connection, model_id: int, bucket_minutes: int,
+                            starts: Sequence[datetime], at_least: int) -> set[Segment]:
+    """Segments with ``at_least`` negatives in one of these buckets (the ones that can fire)."""
+    if not starts:
+        return set()
+    result = conn.execute(sa.text(
+        "SELECT DISTINCT segment_kind, segment_value FROM alert_rollup WHERE model_id = :m "
+        "AND bucket_minutes = :b AND bucket_start = ANY(:starts) AND negative >= :n"
+    ).bindparams(_starts_param()), {"m": model_id, "b": bucket_minutes, "starts": list(starts),
+                                    "n": at_least})
+    return {(kind, value) for kind, value in result}
+
+
+def load_history(conn: Connection, model_id: int, bucket_minutes: int,
+                 segments: Iterable[Segment], start: datetime,
+                 end: datetime) -> dict[Segment, dict[datetime, tuple[int, int]]]:
+    """Rollup rows (bucket -> (total, negative)) of these segments with start <= bucket < end."""
+    segments = sorted(set(segments))
+    history: dict[Segment, dict[datetime, tuple[int, int]]] = {s: {} for s in segments}
+    if not segments:
+        return history
+    result = conn.execute(sa.text("""
+        SELECT r.segment_kind, r.segment_value, r.bucket_start, r.total, r.negative
+        FROM unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS s (kind, value)
+        JOIN alert_rollup AS r ON r.model_id = :m AND r.bucket_minutes = :b
+            AND r.segment_kind = s.kind AND r.segment_value = s.value
+            AND r.bucket_start >= :start AND r.bucket_start < :end
+    """), {"kinds": [k for k, _ in segments], "values": [v for _, v in segments],
+           "m": model_id, "b": bucket_minutes, "start": start, "end": end})
+    for kind, value, bucket_start, total, negative in result:
+        history[(kind, value)][bucket_start] = (total, negative)
+    return history
+
+
+def first_buckets(conn: Connection, model_id: int, bucket_minutes: int,
+                  segments: Iterable[Segment]) -> dict[Segment, datetime]:
+    """The first bucket each segment has any article in (an index seek per segment)."""
+    segments = sorted(set(segments))
+    if not segments:
+        return {}
+    result = conn.execute(sa.text("""
+        SELECT s.kind, s.value, f.bucket_start
+        FROM unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS s (kind, value)
+        CROSS JOIN LATERAL (
+            SELECT r.bucket_start FROM alert_rollup AS r
+            WHERE r.model_id = :m AND r.bucket_minutes = :b AND r.segment_kind = s.kind
+                AND r.segment_value = s.value
+            ORDER BY r.bucket_start LIMIT 1
+        ) AS f
+    """), {"kinds": [k for k, _ in segments], "values": [v for _, v in segments],
+           "m": model_id, "b": bucket_minutes})
+    return {(kind, value): start for kind, value, start in result}

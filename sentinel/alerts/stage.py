@@ -1,0 +1,91 @@
+"""The detect and notify stages as the pipeline calls them (``sentinel.pipeline``).
+
+``detect_alerts``: one transaction under an advisory lock: bring the active model's rollups up
+to date, judge the data interval ending at ``now``, open/keep/resolve alerts and queue their
+notifications. ``deliver_notifications``: send what is queued (see ``outbox``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from sentinel.alerts import rollup
+from sentinel.alerts.lifecycle import AlertConfig, run_lifecycle
+from sentinel.detect import DetectParams
+from sentinel.errors import ConfigError
+from sentinel.settings import Settings
+
+DETECT_LOCK = 0x5E47_1DE7  # pg_advisory_xact_lock key: one detect run at a time
+
+
+def detect_params(settings: Settings) -> DetectParams:
+    return DetectParams(z_threshold=settings.z_threshold,
+                        ratio_threshold=settings.ratio_threshold,
+                        min_count=settings.min_negative,
+                        share_threshold=settings.share_threshold,
+                        baseline_days=settings.baseline_days,
+                        min_history_buckets=settings.min_history_buckets,
+                        model="poisson")
+
+
+def channel_label(settings: Settings) -> str:
+    """Where notifications go: ``slack-bot:<channel>``, ``slack-webhook`` or ``log``."""
+    if settings.slack_bot_token:
+        if not settings.slack_channel:
+            raise ConfigError("SENTINEL_SLACK_BOT_TOKEN is set but SENTINEL_SLACK_CHANNEL is not; "
+                              "set it to the alert channel's id (C0123...)")
+        return f"slack-bot:{settings.slack_channel}"
+    if settings.slack_webhook_url:
+        return "slack-webhook"
+    return "log"
+
+
+def alert_config(settings: Settings) -> AlertConfig:
+    return AlertConfig(params=detect_params(settings), bucket_minutes=settings.bucket_minutes,
+                       judge_partial=settings.judge_partial_bucket,
+                       fire_after_buckets=settings.fire_after_buckets,
+                       repeat_interval=timedelta(hours=settings.repeat_interval_hours),
+                       resolve_after_buckets=settings.resolve_after_buckets,
+                       notify_resolved=settings.notify_resolved,
+                       top_headlines=settings.top_headlines, channel=channel_label(settings))
+
+
+def _skip(reason: str) -> None:
+    from sentinel.pipeline import StageSkipped
+
+    raise StageSkipped(reason)
+
+
+def detect_alerts(engine: Engine, settings: Settings, *, now: datetime | None = None) -> dict:
+    """Update the rollups, judge the interval ending at ``now``, move alerts, queue messages."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    config = alert_config(settings)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DETECT_LOCK})
+        model_id = rollup.active_model_id(conn)
+        if model_id is None:
+            _skip("no active model yet: nothing is classified (run the classify stage)")
+        counts = rollup.update_rollups(conn, model_id, config.bucket_minutes)
+        counts.update(run_lifecycle(conn, model_id, config, now))
+    return counts
+
+
+def rebuild_rollups(engine: Engine, settings: Settings, *, since: datetime,
+                    until: datetime) -> dict:
+    """Recompute the active model's rollups for every bucket overlapping [since, until)."""
+    width = timedelta(minutes=settings.bucket_minutes)
+    first = rollup.bucket_floor(since.astimezone(UTC), width)
+    starts = []
+    while first < until:
+        starts.append(first)
+        first += width
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DETECT_LOCK})
+        model_id = rollup.active_model_id(conn)
+        if model_id is None:
+            _skip("no active model yet: nothing is classified (run the classify stage)")
+        redone = rollup.recompute_buckets(conn, model_id, settings.bucket_minutes, starts)
+    return {"buckets_recomputed": redone}
