@@ -176,10 +176,10 @@ def report(
 
     from sentinel.report.render import write_report
 
-    engine, settings = engine_and_settings()
-    require_schema(engine)
     end = parse_time(until) or datetime.now(UTC)
     start = parse_time(since) or end - timedelta(days=7)
+    engine, settings = engine_and_settings()
+    require_schema(engine)
     result = write_report(engine, start, end, out or settings.data_dir / "reports" / "latest")
     typer.echo(f"report written: {result.html_path.resolve()}")
 

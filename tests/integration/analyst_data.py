@@ -196,3 +196,77 @@ def load_sample(engine: Engine) -> Sample:
         insert_articles(conn, sample)
         insert_alerts(conn, sample)
     return sample
+
+
+HOSTILE_TITLES = [
+    '<script>document.title="pwned"</script>Halvorsen recalls drug',
+    '<img src=x onerror="document.title=1">Halvorsen shares plunge',
+    'Halvorsen CEO resigns "amid" probe & <b>audit</b>',
+]
+TOPICS = ["Legal", "Earnings", "M&A", "Macro", "Markets", "Energy", "Tech", "Analyst Update"]
+TICKERS = ["HLVP", "ACME", "NRTH", "ZETA", "KORA", "", "", ""]
+FEEDS = ["Ledger Wire", "Harbor Street", "Northgate Markets", "Commodity Desk"]
+
+
+def load_week(engine: Engine, until: datetime, *, seed: int = 7) -> Sample:
+    """Two weeks of hourly news up to ``until`` with a negative burst on HLVP and its alerts.
+
+    The burst (eight negative HLVP stories, three with hostile titles or a javascript: URL)
+    falls in the hour ``until - 6h``; a firing alert covers it and a resolved topic alert
+    sits two days earlier. Random draws come from ``random.Random(seed)``.
+    """
+    import random
+
+    rng = random.Random(seed)
+    sample = Sample()
+    start = until.replace(minute=0, second=0, microsecond=0) - timedelta(days=14)
+    burst = until.replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    with engine.begin() as conn:
+        insert_feeds(conn, sample)
+        for extra in FEEDS[2:]:
+            sample.feeds[extra] = conn.scalar(sa.insert(Feed).values(
+                name=extra, url=f"https://{extra.split()[0].lower()}.example.com/rss",
+                last_attempt_at=until, last_success_at=until).returning(Feed.id))
+        sample.models["active"] = conn.scalar(sa.insert(Model).values(
+            name="sentinel-minilm", version="2", source="models/sentinel-minilm", tasks=TASKS,
+            active=True).returning(Model.id))
+        hour, number = start, 0
+        while hour < until:
+            busy = 7 <= hour.hour <= 20
+            for _ in range(rng.randint(2, 6) if busy else rng.randint(0, 2)):
+                number += 1
+                sentiment = rng.choices(["negative", "neutral", "positive"], [2, 5, 3])[0]
+                p_negative = (rng.uniform(0.55, 0.95) if sentiment == "negative"
+                              else rng.uniform(0.01, 0.3))
+                ticker = rng.choice(TICKERS)
+                published = hour + timedelta(minutes=rng.randint(0, 59))
+                add_article(conn, sample, f"n{number}", published,
+                            f"Story {number} about {ticker or 'the market'}",
+                            f"https://news.example.com/{number}", [rng.choice(FEEDS)],
+                            [ticker] if ticker else [], (sentiment, p_negative, rng.choice(TOPICS)))
+            hour += timedelta(hours=1)
+        for i in range(8):
+            title = (HOSTILE_TITLES[i] if i < len(HOSTILE_TITLES)
+                     else f"Halvorsen sell-off deepens ({i})")
+            url = "javascript:alert(1)" if i == 0 else f"https://ledgerwire.example.net/burst/{i}"
+            add_article(conn, sample, f"burst{i}", burst + timedelta(minutes=5 * i), title, url,
+                        ["Ledger Wire", "Harbor Street"][: 1 + i % 2], ["HLVP"],
+                        ("negative", 0.999 - i / 1000, "Legal"))
+        sample.alerts["hlvp"] = conn.scalar(sa.insert(Alert).values(
+            dedup_key="ticker:HLVP", segment_kind="ticker", segment_value="HLVP", state="firing",
+            window_start=burst, window_end=burst + timedelta(hours=1), observed=8,
+            expected=0.5, negative_share=0.9, expected_share=0.2, score=9.0,
+            started_at=burst + timedelta(hours=1), last_firing_at=burst + timedelta(hours=1),
+        ).returning(Alert.id))
+        earlier = burst - timedelta(days=2)
+        for i in range(4):
+            add_article(conn, sample, f"macro{i}", earlier + timedelta(hours=2, minutes=9 * i),
+                        f"Central bank warns of slowdown ({i})", None, ["Commodity Desk"], [],
+                        ("negative", 0.8, "Macro"))
+        sample.alerts["macro"] = conn.scalar(sa.insert(Alert).values(
+            dedup_key="topic:Macro", segment_kind="topic", segment_value="Macro",
+            state="resolved", window_start=earlier + timedelta(hours=2),
+            window_end=earlier + timedelta(hours=3), observed=4, expected=1.0,
+            started_at=earlier + timedelta(hours=1), resolved_at=earlier + timedelta(hours=3),
+        ).returning(Alert.id))
+    return sample
