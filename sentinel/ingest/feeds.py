@@ -1,7 +1,19 @@
-"""feeds.yaml: the list of feeds to poll, validated and synced to the ``feed`` table."""
+"""feeds.yaml: the list of feeds to poll, validated and synced to the ``feed`` table.
+
+The file is the source of truth: ``sentinel feeds add`` appends to it (keeping its comments)
+and syncs the table; a feed removed from the file stays in the table, with its articles, but
+is no longer fetched. Syncing never resets fetch state, except that a feed whose URL changed
+starts afresh (no validators, enabled again, e.g. after its old URL answered 410 Gone).
+
+    feeds:
+      - name: ledger-wire                 # unique; scopes guids such as "1234"
+        url: https://ledgerwire.example.net/rss
+        tags: {publisher: Ledger Wire, region: US, language: en, tickers: [LDGR]}
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +26,8 @@ from sqlalchemy.engine import Connection
 from sentinel.db.models import Feed
 from sentinel.errors import ConfigError
 
+TICKER = re.compile(r"^[A-Z0-9]{1,6}(?:[.-][A-Z0-9]{1,3})?$")
+
 
 class FeedConfig(BaseModel):
     """One feed: a name, an http(s) (or allowed file://) url, and optional tags."""
@@ -24,28 +38,64 @@ class FeedConfig(BaseModel):
     url: str = Field(min_length=1)
     tags: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        name = name.strip()
+        if not name or any(c in name for c in "\n\r\t"):
+            raise ValueError("name must be one line of text, e.g. ledger-wire")
+        return name
+
     @field_validator("url")
     @classmethod
     def _scheme(cls, url: str) -> str:
+        url = url.strip()
         scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-        if scheme not in {"http", "https", "file"}:
+        if scheme not in {"http", "https", "file"} or not url.split(":", 1)[1].startswith("//"):
             raise ValueError(f"url must start with http:// or https:// (got {url!r})")
-        return url.strip()
+        return url
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, Any]) -> dict[str, Any]:
+        tickers = tags.get("tickers")
+        if tickers is None:
+            return tags
+        if isinstance(tickers, str):
+            tickers = [t for t in re.split(r"[,\s]+", tickers) if t]
+        if not isinstance(tickers, list) or not all(isinstance(t, str) for t in tickers):
+            raise ValueError("tags.tickers must be a list of ticker symbols, e.g. [AAPL, MSFT]")
+        tickers = [t.strip().lstrip("$").upper() for t in tickers]
+        bad = [t for t in tickers if not TICKER.match(t)]
+        if bad:
+            raise ValueError(f"tags.tickers: {bad[0]!r} is not a ticker symbol (e.g. AAPL, BRK.B)")
+        return {**tags, "tickers": tickers}
 
 
-def load_feeds_file(path: Path) -> list[FeedConfig]:
-    """Read and validate a feeds.yaml; errors name the file, the entry and the fix."""
+def _read_yaml(path: Path) -> Any:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found; create it or set SENTINEL_FEEDS_FILE") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+
+
+def validate_feeds(path: Path, raw: Any) -> list[FeedConfig]:
+    """Validate the parsed YAML; errors name the file, the entry and the fix."""
+    if raw is None:
+        return []
     entries = raw.get("feeds") if isinstance(raw, dict) else raw
+    if entries is None:
+        return []
     if not isinstance(entries, list):
-        raise ConfigError(f"{path}: expected a list of feeds under 'feeds:'")
+        raise ConfigError(f"{path}: expected a list of feeds under 'feeds:', each with a name "
+                          "and an http(s) url")
     feeds: list[FeedConfig] = []
-    seen: dict[str, int] = {}
+    names: dict[str, int] = {}
+    urls: dict[str, int] = {}
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             raise ConfigError(f"{path}: entry {number} is not a mapping; "
@@ -57,14 +107,36 @@ def load_feeds_file(path: Path) -> list[FeedConfig]:
         try:
             feed = FeedConfig.model_validate(entry)
         except ValidationError as exc:
-            problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"{path}: entry {number} ({entry.get('name')!r}): {problem}") from None
-        if feed.name in seen:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: "
+                                f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+            raise ConfigError(f"{path}: entry {number} ({entry.get('name')!r}): "
+                              f"{problem}") from None
+        if feed.name in names:
             raise ConfigError(f"{path}: entry {number} repeats the name {feed.name!r} of entry "
-                              f"{seen[feed.name]}; feed names must be unique")
-        seen[feed.name] = number
+                              f"{names[feed.name]}; feed names must be unique")
+        if feed.url in urls:
+            raise ConfigError(f"{path}: entry {number} ({feed.name!r}) repeats the url of entry "
+                              f"{urls[feed.url]}; list each feed once")
+        names[feed.name], urls[feed.url] = number, number
         feeds.append(feed)
     return feeds
+
+
+def load_feeds_file(path: Path) -> list[FeedConfig]:
+    """Read and validate a feeds.yaml."""
+    return validate_feeds(path, _read_yaml(path))
+
+
+def load_watchlist(path: Path) -> dict[str, str]:
+    """A YAML mapping of company names to tickers, e.g. ``{Apple: AAPL, "Coca-Cola": KO}``."""
+    raw = _read_yaml(path)
+    if isinstance(raw, dict) and isinstance(raw.get("watchlist"), dict):
+        raw = raw["watchlist"]
+    if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k.strip() for k, v in raw.items()):
+        raise ConfigError(f"{path}: expected a mapping of company names to tickers, "
+                          "e.g. {Apple: AAPL, Coca-Cola: KO}")
+    return {k.strip(): v.strip().upper() for k, v in raw.items()}
 
 
 def sync_feeds(conn: Connection, feeds: list[FeedConfig]) -> dict[str, int]:
@@ -72,9 +144,53 @@ def sync_feeds(conn: Connection, feeds: list[FeedConfig]) -> dict[str, int]:
     if not feeds:
         return {}
     stmt = insert(Feed).values([f.model_dump() for f in feeds])
+    moved = Feed.url != stmt.excluded.url
     stmt = stmt.on_conflict_do_update(
-        index_elements=[Feed.name], set_={"url": stmt.excluded.url, "tags": stmt.excluded.tags}
+        index_elements=[Feed.name],
+        set_={"url": stmt.excluded.url, "tags": stmt.excluded.tags,
+              "enabled": sa.case((moved, sa.true()), else_=Feed.enabled),
+              "etag": sa.case((moved, sa.null()), else_=Feed.etag),
+              "last_modified": sa.case((moved, sa.null()), else_=Feed.last_modified)},
     )
-    conn.execute(stmt)
+    try:
+        conn.execute(stmt)
+    except sa.exc.IntegrityError as exc:
+        raise ConfigError(f"a feed in the database already uses one of these urls under another "
+                          f"name; rename it back or remove it: {exc.orig}") from None
     rows = conn.execute(sa.select(Feed.name, Feed.id).where(Feed.name.in_([f.name for f in feeds])))
     return {name: feed_id for name, feed_id in rows}
+
+
+def append_feed(path: Path, feed: FeedConfig) -> None:
+    """Add ``feed`` to the feeds.yaml at ``path`` (created if missing), keeping its comments."""
+    existing = load_feeds_file(path) if path.exists() else []
+    for other in existing:
+        if other.name == feed.name:
+            raise ConfigError(f"{path}: a feed named {feed.name!r} already exists "
+                              f"({other.url}); choose another --name")
+        if other.url == feed.url:
+            raise ConfigError(f"{path}: {feed.url} is already listed as {other.name!r}")
+    item = yaml.safe_dump([feed.model_dump(exclude_defaults=True)], sort_keys=False,
+                          allow_unicode=True, default_flow_style=False, width=1000)
+    if not path.exists() or not path.read_text(encoding="utf-8").strip():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("feeds:\n" + item, encoding="utf-8")
+        return
+    original = path.read_text(encoding="utf-8")
+    raw = yaml.safe_load(original)
+    indent = ""
+    if isinstance(raw, dict):
+        match = re.search(r"^feeds:[ \t]*(?:#.*)?\n(?:[ \t]*(?:#.*)?\n)*([ \t]*)-", original, re.M)
+        indent = match.group(1) if match else "  "
+    block = "".join(indent + line + "\n" for line in item.splitlines())
+    candidate = original + ("" if original.endswith("\n") else "\n") + block
+    try:
+        appended = validate_feeds(path, yaml.safe_load(candidate))
+    except (yaml.YAMLError, ConfigError):
+        appended = []
+    if [f.name for f in appended] != [*(f.name for f in existing), feed.name]:
+        # the list is not the file's last block, or it is written in flow style: rewrite it
+        data = raw if isinstance(raw, dict) else {}
+        data["feeds"] = [f.model_dump(exclude_defaults=True) for f in [*existing, feed]]
+        candidate = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
+    path.write_text(candidate, encoding="utf-8")

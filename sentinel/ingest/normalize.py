@@ -1,4 +1,19 @@
-"""Turn a feedparser entry into a clean article record (pure functions, no I/O)."""
+"""Turn a feedparser entry into a clean article record (pure functions, no I/O).
+
+Identity rule (what makes two entries "the same story"):
+
+1. a guid that is an absolute http(s) URL -> ``url:<canonical URL of the guid>`` (global);
+2. a guid that is globally unique by construction (``tag:`` URIs, ``urn:uuid:``) ->
+   ``guid:<guid>`` (global);
+3. any other guid (``1234``, ``post-77``) -> ``guid:<feed name>:<guid>``: scoped to the feed,
+   because two publishers may both number their stories from 1;
+4. no guid: the canonical link -> ``url:<canonical URL>`` (global);
+5. neither: ``hash:<sha256 of title + summary>`` (global).
+
+Identities longer than :data:`MAX_KEY_CHARS` are replaced by a hash of themselves (a btree
+index entry must stay small). Besides the identity, the store treats two records with the same
+canonical (non-root) link as the same story, so a story carried by several feeds is kept once.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +21,41 @@ import calendar
 import hashlib
 import html
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-TAG = re.compile(r"<[^>]*>")
-SPACE = re.compile(r"\s+")
-TRACKING = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ref_src)$", re.I)
-CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,5}(?:\.[A-Z])?)\b")
-EXCHANGE = re.compile(
-    r"\b(?:NASDAQ|NYSE|NYSE ?American|AMEX|LSE|TSX|ASX|XETRA|Euronext)\s*:\s*([A-Z]{1,5}(?:\.[A-Z])?)\b"
+MAX_TITLE_CHARS = 500
+MAX_SUMMARY_CHARS = 20_000
+MAX_KEY_CHARS = 1_000  # identity, guid and url: they are indexed
+
+DROP_ELEMENTS = re.compile(
+    r"<(script|style|iframe|noscript|object|template|svg|math)\b.*?(?:</\1\s*>|$)", re.I | re.S
 )
+COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
+TAG = re.compile(r"</?[A-Za-z!?][^<>]*>")
+SPACE = re.compile(r"\s+")
+# NUL and other C0/C1 controls, lone surrogates and non-characters: PostgreSQL rejects NUL,
+# the others are noise (tab and newlines fold into spaces later).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+TRACKING = re.compile(
+    r"^(utm_\w*|fbclid|gclid|gclsrc|dclid|msclkid|yclid|twclid|mc_cid|mc_eid|igshid|_hsenc|_hsmi"
+    r"|mkt_tok|ref_src|oly_enc_id|oly_anon_id|vero_id|wt\.mc_id|cmpid|spm)$",
+    re.I,
+)
+CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,5}(?:\.[A-Z]{1,2})?)(?![\w])")
+EXCHANGE = re.compile(
+    r"\b(?:NASDAQ|Nasdaq|NYSE(?:\s?American|\s?Arca)?|AMEX|LSE|LON|TSX|TSXV|ASX|XETRA|ETR|"
+    r"Euronext|EPA|FRA|HKEX|TYO|SGX|NSE|BSE|OTC(?:QX|QB)?)\s*:\s*([A-Z]{1,5}(?:\.[A-Z]{1,2})?)\b"
+)
+GLOBAL_GUID = re.compile(r"^(tag:[^,\s]+,\d{4}|urn:uuid:)", re.I)
 
 
 @dataclass
 class ArticleRecord:
+    """One normalised entry: the columns of ``article`` plus flags that describe repairs."""
+
     identity: str
     guid: str | None
     url: str | None
@@ -30,45 +65,146 @@ class ArticleRecord:
     date_flag: str | None
     content_hash: str
     tickers: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    def row(self, fetched_at: datetime) -> dict:
+        return {"identity": self.identity, "guid": self.guid, "url": self.url,
+                "title": self.title, "summary": self.summary,
+                "published_at": self.published_at, "date_flag": self.date_flag,
+                "content_hash": self.content_hash, "tickers": self.tickers,
+                "fetched_at": fetched_at}
+
+
+class Watchlist:
+    """Company names -> tickers, matched as whole words, case-insensitively, in one regex."""
+
+    def __init__(self, names: Mapping[str, str] | None = None) -> None:
+        self.tickers = {name.casefold(): ticker.upper() for name, ticker in (names or {}).items()}
+        ordered = sorted(self.tickers, key=len, reverse=True)
+        self.pattern = (re.compile(r"\b(" + "|".join(map(re.escape, ordered)) + r")\b", re.I)
+                        if ordered else None)
+
+    def find(self, text: str) -> set[str]:
+        if self.pattern is None:
+            return set()
+        return {self.tickers[m.casefold()] for m in self.pattern.findall(text)}
+
+
+@dataclass
+class NormalizeContext:
+    """What normalising one feed's entries needs to know besides the entries."""
+
+    feed_name: str
+    fetched_at: datetime
+    feed_url: str | None = None
+    future_skew: timedelta = timedelta(hours=24)
+    watchlist: Watchlist | None = None
+    default_tickers: tuple[str, ...] = ()
+
+
+def _strip_markup(text: str) -> str:
+    return TAG.sub(" ", COMMENT.sub(" ", DROP_ELEMENTS.sub(" ", text)))
 
 
 def clean_text(value: str | None) -> str:
-    """Strip markup, unescape entities, fold white space."""
+    """Plain text: scripts/styles dropped, tags stripped, entities unescaped, spaces folded.
+
+    Markup that only appears after unescaping (``&lt;b&gt;``) is stripped too, and a stray
+    ``<`` that starts no tag (``profit < 5%``) is kept.
+    """
     if not value:
         return ""
-    text = TAG.sub(" ", value)
-    text = html.unescape(text)
+    text = value
+    for _ in range(3):  # markup may arrive escaped once or twice more than it should
+        if "<" in text:
+            text = _strip_markup(text)
+        if "&" not in text:
+            break
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
+    if "<" in text:
+        text = _strip_markup(text)
+    text = CONTROL.sub("", text)
     return SPACE.sub(" ", text).strip()
 
 
-def canonical_url(url: str | None) -> str | None:
-    """Lower-case scheme and host, drop tracking parameters and the fragment; http(s) only."""
+def truncate(text: str, limit: int) -> tuple[str, bool]:
+    """Cut ``text`` to at most ``limit`` characters at a word boundary, ending with '…'."""
+    if len(text) <= limit:
+        return text, False
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…", True
+
+
+def canonical_url(url: str | None, base: str | None = None) -> str | None:
+    """Lower-case scheme and host, no default port, user info, tracking parameters or fragment.
+
+    Relative links are resolved against ``base`` (the feed's own http(s) URL). Anything that is
+    not http(s) afterwards (``javascript:``, ``data:``, ``mailto:``, ``file:``) gives None.
+    """
     if not url:
         return None
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+    url = CONTROL.sub("", url).strip()
+    try:
+        parts = urlsplit(url)
+        if not parts.scheme and base and base.lower().startswith(("http://", "https://")):
+            parts = urlsplit(urljoin(base, url))
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:
         return None
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not TRACKING.match(k)])
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
+    if scheme not in {"http", "https"} or not host or any(c.isspace() for c in host):
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port and (scheme, port) not in {("http", 80), ("https", 443)}:
+        host = f"{host}:{port}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if not TRACKING.match(k)]
+        if len(kept) != len(pairs):
+            query = urlencode(kept)
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
 
 
-def extract_tickers(text: str, watchlist: dict[str, str] | None = None) -> list[str]:
-    """Cashtags ($AAPL), exchange prefixes (NASDAQ: AAPL, (NYSE:KO)), watchlist names."""
-    found = set(CASHTAG.findall(text)) | set(EXCHANGE.findall(text))
-    for name, ticker in (watchlist or {}).items():
-        if re.search(rf"\b{re.escape(name)}\b", text, re.I):
-            found.add(ticker.upper())
+def is_root_url(url: str | None) -> bool:
+    """A site's home page: many entries may link to it, so it identifies no story."""
+    if not url:
+        return True
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
+
+
+def extract_tickers(text: str, watchlist: Watchlist | None = None,
+                    default: Iterable[str] = ()) -> list[str]:
+    """Cashtags ($AAPL), exchange prefixes (NASDAQ: AAPL, (NYSE:KO), LSE:VOD), watchlist names."""
+    found = set(default)
+    if "$" in text:
+        found.update(CASHTAG.findall(text))
+    if ":" in text:
+        found.update(EXCHANGE.findall(text))
+    if watchlist is not None:
+        found |= watchlist.find(text)
     return sorted(found)
 
 
-def entry_time(entry: dict, fetched_at: datetime,
+def entry_time(entry: Mapping, fetched_at: datetime,
                future_skew: timedelta) -> tuple[datetime, str | None]:
     """Publication time in UTC; missing -> fetch time ('missing'); far future -> clamped."""
-    for key in ("published_parsed", "updated_parsed"):
-        parsed = entry.get(key)
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = dict.get(entry, key)  # not FeedParserDict.get: it warns on a fallback
         if parsed:
-            when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+            try:
+                when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
             if when > fetched_at + future_skew:
                 return fetched_at, "future"
             return when, None
@@ -79,20 +215,78 @@ def content_hash(title: str, summary: str) -> str:
     return hashlib.sha256(f"{title}\x1f{summary}".encode()).hexdigest()
 
 
-def normalize_entry(entry: dict, fetched_at: datetime, *, future_skew: timedelta,
-                    watchlist: dict[str, str] | None = None) -> ArticleRecord | None:
+def _short_key(prefix: str, value: str) -> str:
+    key = prefix + value
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return f"{prefix}sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+def article_identity(guid: str | None, url: str | None, digest: str, feed_name: str) -> str:
+    """The identity rule of the module docstring."""
+    if guid:
+        as_url = canonical_url(guid) if guid[:4].lower() == "http" else None
+        if as_url:
+            return _short_key("url:", as_url)
+        if GLOBAL_GUID.match(guid):
+            return _short_key("guid:", guid)
+        return _short_key(f"guid:{feed_name}:", guid)
+    if url:
+        return _short_key("url:", url)
+    return f"hash:{digest}"
+
+
+def entry_link(entry: Mapping, base: str | None) -> tuple[str | None, bool]:
+    """The entry's canonical link, and whether a link was there but dropped (unsafe/invalid)."""
+    raw = entry.get("link")
+    if (raw and entry.get("guidislink") and raw == entry.get("id")
+            and not raw.lower().startswith(("http://", "https://"))):
+        return None, False  # feedparser copied a permalink guid such as "1234" into `link`
+    if not raw:
+        for link in entry.get("links") or ():
+            if link.get("rel", "alternate") == "alternate" and link.get("href"):
+                raw = link["href"]
+                break
+    if not raw:
+        return None, False
+    url = canonical_url(raw, base)
+    if url is None or len(url) > MAX_KEY_CHARS:
+        return None, True
+    return url, False
+
+
+def normalize_entry(entry: Mapping, ctx: NormalizeContext) -> ArticleRecord | None:
     """A clean record, or None when the entry has neither a title nor a summary."""
+    flags: list[str] = []
     title = clean_text(entry.get("title"))
-    summary = clean_text(entry.get("summary"))
+    summary = clean_text(entry.get("summary") or entry.get("description"))
+    if not summary and entry.get("content"):
+        summary = clean_text(entry["content"][0].get("value"))
     if not title and not summary:
         return None
-    url = canonical_url(entry.get("link"))
-    guid = (entry.get("id") or "").strip() or None
+    if not title:
+        title, _ = truncate(summary, 200)
+        flags.append("title_from_summary")
+    title, cut = truncate(title, MAX_TITLE_CHARS)
+    if cut:
+        flags.append("title_truncated")
+    summary, cut = truncate(summary, MAX_SUMMARY_CHARS)
+    if cut:
+        flags.append("summary_truncated")
+    url, dropped = entry_link(entry, ctx.feed_url)
+    if dropped:
+        flags.append("link_dropped")
+    guid = CONTROL.sub("", entry.get("id") or "").strip() or None
+    if guid and len(guid) > MAX_KEY_CHARS:
+        flags.append("guid_too_long")
     digest = content_hash(title, summary)
-    identity = f"guid:{guid}" if guid else f"url:{url}" if url else f"hash:{digest}"
-    published_at, flag = entry_time(entry, fetched_at, future_skew)
+    published_at, date_flag = entry_time(entry, ctx.fetched_at, ctx.future_skew)
+    if date_flag:
+        flags.append(f"date_{date_flag}")
     return ArticleRecord(
-        identity=identity, guid=guid, url=url, title=title or summary[:200], summary=summary,
-        published_at=published_at, date_flag=flag, content_hash=digest,
-        tickers=extract_tickers(f"{title} {summary}", watchlist),
+        identity=article_identity(guid, url, digest, ctx.feed_name),
+        guid=guid[:MAX_KEY_CHARS] if guid else None, url=url, title=title, summary=summary,
+        published_at=published_at, date_flag=date_flag, content_hash=digest,
+        tickers=extract_tickers(f"{title} {summary}", ctx.watchlist, ctx.default_tickers),
+        flags=flags,
     )

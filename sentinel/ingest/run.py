@@ -1,5 +1,8 @@
 """The ingest stage: every configured feed fetched, parsed, normalised and stored.
 
+Fetching, parsing and normalising run in worker threads, at most ``concurrency`` feeds at once
+and at most ``per_host`` from any one host; each feed's results are written by the calling
+thread in one transaction per feed (set-based statements), together with its health record.
 One feed's failure is recorded on that feed (and in ``feed_fetch``) and never stops the others.
 """
 
@@ -7,33 +10,227 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from sentinel.db.models import Feed, FeedFetch
-from sentinel.ingest.feeds import FeedConfig, load_feeds_file, sync_feeds
-from sentinel.ingest.fetch import FetchResult, fetch_file, fetch_http
-from sentinel.ingest.normalize import normalize_entry
-from sentinel.ingest.parse import parse_feed
-from sentinel.ingest.store import upsert_articles
+from sentinel.ingest.feeds import FeedConfig, load_feeds_file, load_watchlist, sync_feeds
+from sentinel.ingest.fetch import FetchOptions, FetchResult, fetch_feed, make_client
+from sentinel.ingest.normalize import ArticleRecord, NormalizeContext, Watchlist, normalize_entry
+from sentinel.ingest.parse import ParsedFeed, parse_feed
+from sentinel.ingest.store import store_articles
 from sentinel.samples import stage_sample_feeds
 from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+SUMMARY_KEYS = ("feeds", "fetched", "not_modified", "failed", "items", "new", "updated",
+                "duplicates", "rejected", "flagged")
 
 
 @dataclass
 class FeedState:
+    """A feed as the stage sees it: identity, URL, validators for the conditional GET."""
+
     id: int
     name: str
     url: str
-    etag: str | None
-    last_modified: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class IngestOptions:
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+    concurrency: int = 16
+    per_host: int = 2
+    future_skew: timedelta = timedelta(hours=24)
+    watchlist: Watchlist | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, extra_roots: tuple[Path, ...] = ()) -> IngestOptions:
+        watchlist = (Watchlist(load_watchlist(settings.watchlist_file))
+                     if settings.watchlist_file else None)
+        return cls(fetch=FetchOptions.from_settings(settings, extra_roots),
+                   concurrency=max(1, settings.fetch_concurrency),
+                   per_host=max(1, settings.fetch_per_host),
+                   future_skew=timedelta(hours=settings.future_skew_hours), watchlist=watchlist)
+
+
+@dataclass
+class Collected:
+    """What a worker hands back for one feed: the fetch, the parse, the normalised records."""
+
+    fetched: FetchResult
+    fetched_at: datetime
+    parsed: ParsedFeed | None = None
+    records: list[ArticleRecord | None] = field(default_factory=list)
+    error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+def host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def run_bounded(items: Iterable[T], key: Callable[[T], Hashable], work: Callable[[T], R], *,
+                limit: int, per_key: int) -> Iterator[tuple[T, R]]:
+    """Run ``work`` over ``items`` in threads: <= ``limit`` at once, <= ``per_key`` per key.
+
+    Results are yielded in completion order, to the calling thread. Items waiting for their
+    key's slot do not occupy a thread, so one slow host never starves the others.
+    """
+    pending = deque(items)
+    running: dict[Future, T] = {}
+    active: Counter = Counter()
+    pool = ThreadPoolExecutor(max_workers=max(1, limit), thread_name_prefix="ingest")
+    try:
+        while pending or running:
+            waiting: deque = deque()
+            while pending and len(running) < limit:
+                item = pending.popleft()
+                if active[key(item)] >= per_key:
+                    waiting.append(item)
+                    continue
+                active[key(item)] += 1
+                running[pool.submit(work, item)] = item
+            pending = waiting + pending
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = running.pop(future)
+                active[key(item)] -= 1
+                yield item, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def collect_feed(client: httpx.Client, feed: FeedState, options: IngestOptions) -> Collected:
+    """Fetch, parse and normalise one feed (no database); never raises."""
+    started = time.monotonic()
+    try:
+        fetched = fetch_feed(client, feed.url, etag=feed.etag, last_modified=feed.last_modified,
+                             options=options.fetch)
+    except Exception as exc:  # noqa: BLE001 - one feed must never stop the run
+        fetched = FetchResult(feed.url, error=f"fetch failed: {type(exc).__name__}: {exc}")
+    collected = Collected(fetched=fetched, fetched_at=datetime.now(UTC), started=started)
+    if fetched.error or fetched.body is None:
+        collected.error = fetched.error
+        return collected
+    try:
+        parsed = parse_feed(fetched.body)
+        collected.parsed = parsed
+        if parsed.error:
+            collected.error = parsed.error
+            return collected
+        context = NormalizeContext(
+            feed_name=feed.name, fetched_at=collected.fetched_at,
+            feed_url=fetched.final_url or feed.url, future_skew=options.future_skew,
+            watchlist=options.watchlist, default_tickers=tuple(feed.tags.get("tickers") or ()))
+        collected.records = [normalize_entry(entry, context) for entry in parsed.entries]
+    except Exception as exc:  # noqa: BLE001
+        log.exception("feed=%s: parsing failed", feed.name)
+        collected.error = f"parse failed: {type(exc).__name__}: {exc}"
+    return collected
+
+
+def store_collected(engine: Engine, feed: FeedState, collected: Collected,
+                    run_id: int | None) -> dict[str, int]:
+    """Store one feed's records and health in one transaction; a storage error is recorded."""
+    try:
+        with engine.begin() as conn:
+            return _store(conn, feed, collected, run_id)
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        log.error("feed=%s: storing failed: %s", feed.name, reason)
+        collected.error, collected.records = f"storage failed: {reason}", []
+        with engine.begin() as conn:
+            return _store(conn, feed, collected, run_id)
+
+
+def _store(conn, feed: FeedState, collected: Collected, run_id: int | None) -> dict[str, int]:
+    fetched, parsed = collected.fetched, collected.parsed
+    records = collected.records
+    kept = [r for r in records if r is not None]
+    counts = {"items": len(records), "new": 0, "updated": 0, "duplicates": 0,
+              "rejected": len(records) - len(kept),
+              "flagged": sum(1 for r in kept if r.flags)}
+    if kept and collected.error is None:
+        counts.update(store_articles(conn, feed.id, kept, collected.fetched_at))
+    error, ok = collected.error, collected.error is None
+    values: dict[str, Any] = {
+        "last_attempt_at": collected.fetched_at, "last_http_status": fetched.status,
+        "last_success_at": collected.fetched_at if ok else Feed.last_success_at,
+        "consecutive_failures": 0 if ok else Feed.consecutive_failures + 1,
+        "last_error": None if ok else error,
+    }
+    if ok and fetched.status == 200:  # a 304 keeps the validators it matched (or new ones)
+        values.update(etag=fetched.etag, last_modified=fetched.last_modified)
+    elif ok and fetched.not_modified:
+        values.update(etag=fetched.etag or Feed.etag,
+                      last_modified=fetched.last_modified or Feed.last_modified)
+    if fetched.gone:
+        values.update(enabled=False, last_error=f"{error}: the feed is gone and is no longer "
+                      "fetched; change its url in feeds.yaml to enable it again")
+    conn.execute(sa.update(Feed).where(Feed.id == feed.id).values(**values))
+    conn.execute(sa.insert(FeedFetch).values(
+        run_id=run_id, feed_id=feed.id, fetched_at=collected.fetched_at,
+        http_status=fetched.status, not_modified=fetched.not_modified,
+        bozo=bool(parsed and parsed.bozo), bozo_reason=parsed.bozo_reason if parsed else None,
+        error=error, items_seen=counts["items"], new=counts["new"], updated=counts["updated"],
+        duplicates=counts["duplicates"], rejected=counts["rejected"],
+        duration_ms=int((time.monotonic() - collected.started) * 1000),
+    ))
+    flags = Counter(flag for r in kept for flag in r.flags)
+    log.info("feed=%s status=%s items=%d new=%d updated=%d duplicates=%d rejected=%d bozo=%s%s%s",
+             feed.name, fetched.status, counts["items"], counts["new"], counts["updated"],
+             counts["duplicates"], counts["rejected"], bool(parsed and parsed.bozo),
+             "".join(f" {k}={v}" for k, v in sorted(flags.items())),
+             f" error={error!r}" if error else "")
+    return counts
+
+
+def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions, *,
+                 run_id: int | None = None, client: httpx.Client | None = None) -> dict[str, int]:
+    """Fetch, parse, normalise and store ``feeds``; returns the stage's summary counts."""
+    totals = dict.fromkeys(SUMMARY_KEYS, 0)
+    totals["feeds"] = len(feeds)
+    own_client = client is None
+    client = client or make_client(options.fetch, max_connections=options.concurrency)
+    try:
+        work = run_bounded(feeds, lambda f: host_key(f.url),
+                           lambda f: collect_feed(client, f, options),
+                           limit=options.concurrency, per_key=options.per_host)
+        for feed, collected in work:
+            counts = store_collected(engine, feed, collected, run_id)
+            for key in ("items", "new", "updated", "duplicates", "rejected", "flagged"):
+                totals[key] += counts.get(key, 0)
+            if collected.error:
+                totals["failed"] += 1
+                log.warning("feed=%s failed: %s", feed.name, collected.error)
+            elif collected.fetched.not_modified:
+                totals["not_modified"] += 1
+            else:
+                totals["fetched"] += 1
+    finally:
+        if own_client:
+            client.close()
+    return totals
 
 
 def configured_feeds(settings: Settings, now: datetime) -> tuple[list[FeedConfig], list[Path]]:
@@ -41,92 +238,26 @@ def configured_feeds(settings: Settings, now: datetime) -> tuple[list[FeedConfig
 
     Without SENTINEL_FEEDS_FILE, the bundled samples are staged (shifted to ``now``) and used.
     """
-    roots = list(settings.allowed_file_roots)
     if settings.feeds_file is not None:
-        return load_feeds_file(settings.feeds_file), roots
+        return load_feeds_file(settings.feeds_file), []
     staged = settings.data_dir / "sample-feeds"
     feeds_file = stage_sample_feeds(settings.sample_feeds_dir, staged, now)
-    return load_feeds_file(feeds_file), [*roots, staged]
+    return load_feeds_file(feeds_file), [staged]
+
+
+def load_feed_states(engine: Engine, configs: list[FeedConfig]) -> list[FeedState]:
+    """Sync ``configs`` to the feed table and return the enabled ones with their fetch state."""
+    with engine.begin() as conn:
+        ids = sync_feeds(conn, configs)
+        rows = conn.execute(
+            sa.select(Feed.id, Feed.name, Feed.url, Feed.etag, Feed.last_modified, Feed.tags)
+            .where(Feed.id.in_(list(ids.values())), Feed.enabled).order_by(Feed.id)).all()
+    return [FeedState(*row) for row in rows]
 
 
 def ingest_configured_feeds(engine: Engine, settings: Settings, *, run_id: int | None = None,
                             now: datetime | None = None) -> dict[str, int]:
-    now = now or datetime.now(UTC)
-    configs, roots = configured_feeds(settings, now)
-    with engine.begin() as conn:
-        ids = sync_feeds(conn, configs)
-        rows = conn.execute(sa.select(Feed.id, Feed.name, Feed.url, Feed.etag, Feed.last_modified)
-                            .where(Feed.id.in_(list(ids.values())), Feed.enabled)).all()
-    feeds = [FeedState(*row) for row in rows]
-    return ingest_feeds(engine, feeds, settings, roots=roots, run_id=run_id)
-
-
-def ingest_feeds(engine: Engine, feeds: list[FeedState], settings: Settings, *,
-                 roots: list[Path], run_id: int | None = None) -> dict[str, int]:
-    totals = dict.fromkeys(("feeds", "fetched", "not_modified", "failed", "items", "new",
-                            "updated", "duplicates"), 0)
-    totals["feeds"] = len(feeds)
-    timeout = httpx.Timeout(settings.fetch_read_timeout_s, connect=settings.fetch_connect_timeout_s)
-    with httpx.Client(timeout=timeout, follow_redirects=True,
-                      max_redirects=settings.fetch_max_redirects,
-                      headers={"User-Agent": settings.user_agent}) as client:
-        for feed in feeds:
-            started = time.monotonic()
-            if feed.url.startswith("file:"):
-                fetched = fetch_file(feed.url, roots, settings.fetch_max_bytes)
-            else:
-                fetched = fetch_http(client, feed.url, feed.etag, feed.last_modified,
-                                     settings.fetch_max_bytes)
-            outcome = store_fetch(engine, feed, fetched, settings, run_id, started)
-            for key in ("items", "new", "updated", "duplicates"):
-                totals[key] += outcome.get(key, 0)
-            if fetched.error:
-                totals["failed"] += 1
-            elif fetched.not_modified:
-                totals["not_modified"] += 1
-            else:
-                totals["fetched"] += 1
-    return totals
-
-
-def store_fetch(engine: Engine, feed: FeedState, fetched: FetchResult, settings: Settings,
-                run_id: int | None, started: float) -> dict[str, int]:
-    """Parse and store one feed's fetch in one transaction, and record its health."""
-    fetched_at = datetime.now(UTC)
-    counts = {"items": 0, "new": 0, "updated": 0, "duplicates": 0, "rejected": 0}
-    bozo, bozo_reason, error = False, None, fetched.error
-    with engine.begin() as conn:
-        if fetched.body is not None and not error:
-            parsed = parse_feed(fetched.body)
-            bozo, bozo_reason = parsed.bozo, parsed.bozo_reason
-            skew = timedelta(hours=settings.future_skew_hours)
-            records = [normalize_entry(e, fetched_at, future_skew=skew) for e in parsed.entries]
-            counts["items"] = len(records)
-            counts["rejected"] = sum(r is None for r in records)
-            kept = [r for r in records if r is not None]
-            counts.update(upsert_articles(conn, feed.id, kept, fetched_at))
-            if not parsed.entries and bozo:
-                error = f"not a feed: {bozo_reason}"
-        ok = error is None
-        conn.execute(
-            sa.update(Feed).where(Feed.id == feed.id).values(
-                last_attempt_at=fetched_at,
-                last_http_status=fetched.status,
-                last_success_at=fetched_at if ok else Feed.last_success_at,
-                consecutive_failures=0 if ok else Feed.consecutive_failures + 1,
-                last_error=None if ok else error,
-                etag=fetched.etag if ok and fetched.etag else Feed.etag,
-                last_modified=fetched.last_modified if ok and fetched.last_modified
-                else Feed.last_modified,
-            )
-        )
-        conn.execute(sa.insert(FeedFetch).values(
-            run_id=run_id, feed_id=feed.id, http_status=fetched.status,
-            not_modified=fetched.not_modified, bozo=bozo, bozo_reason=bozo_reason, error=error,
-            items_seen=counts["items"], new=counts["new"], updated=counts["updated"],
-            duplicates=counts["duplicates"], rejected=counts["rejected"],
-            duration_ms=int((time.monotonic() - started) * 1000),
-        ))
-    if error:
-        log.warning("feed=%s failed: %s", feed.name, error)
-    return counts
+    configs, extra_roots = configured_feeds(settings, now or datetime.now(UTC))
+    options = IngestOptions.from_settings(settings, tuple(extra_roots))
+    feeds = load_feed_states(engine, configs)
+    return ingest_feeds(engine, feeds, options, run_id=run_id)

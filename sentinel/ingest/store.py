@@ -1,8 +1,25 @@
-"""Set-based, idempotent storage of normalised articles (one statement per batch, not per row)."""
+"""Set-based, idempotent storage of normalised articles: a few statements per feed, not per row.
+
+For one feed's batch:
+
+1. records repeating an identity already in the batch are duplicates (the first one wins:
+   feeds list their newest version first);
+2. one SELECT finds the articles that already exist by identity or by canonical URL, with each
+   one's first source (the feed that stored it first);
+3. a record whose identity is new but whose (non-root) canonical URL belongs to an article first
+   stored by *another* feed is that story carried by this feed: it is only linked to it. (Within
+   one feed, distinct guids sharing a URL stay distinct items, e.g. a recurring "markets wrap".)
+4. everything else goes through one multi-row ``INSERT ... ON CONFLICT (identity) DO UPDATE``
+   that writes only when the title or summary changed (new ``content_hash``, which makes the
+   article's classifications stale) *and* this feed is the article's first source, so two feeds
+   carrying one story with different headlines never overwrite each other on every run;
+5. one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` links every record's article to the feed.
+
+Rerunning the same batch inserts and updates nothing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,45 +27,89 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from sentinel.db.models import Article, ArticleFeed
-from sentinel.ingest.normalize import ArticleRecord
+from sentinel.ingest.normalize import ArticleRecord, is_root_url
 
 
-def upsert_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
-                    fetched_at: datetime) -> dict[str, int]:
-    """Insert new articles, update changed ones, link every one to ``feed_id``.
-
-    Rerunning the same records inserts and updates nothing. An article whose title or summary
-    changed gets a new ``content_hash``, which makes its classifications stale (reclassified).
-    Returns counts: new, updated, duplicates (unchanged or repeated within the batch).
-    """
+def dedupe_batch(records: list[ArticleRecord]) -> list[ArticleRecord]:
+    """The first record of each identity, in feed order."""
     unique: dict[str, ArticleRecord] = {}
     for record in records:
         unique.setdefault(record.identity, record)
+    return list(unique.values())
+
+
+def _first_source_of(article_id: sa.ColumnElement[int]) -> sa.ScalarSelect[int]:
+    return (sa.select(ArticleFeed.feed_id)
+            .where(ArticleFeed.article_id == article_id)
+            .order_by(ArticleFeed.first_seen_at, ArticleFeed.feed_id)
+            .limit(1).scalar_subquery())
+
+
+def _first_source(feed_id: int) -> sa.ColumnElement[bool]:
+    """True when ``feed_id`` is the article's first source (or it has no source left)."""
+    return sa.func.coalesce(_first_source_of(Article.id), feed_id) == feed_id
+
+
+def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
+                   fetched_at: datetime) -> dict[str, int]:
+    """Insert new articles, update changed ones, link every one to ``feed_id``.
+
+    Returns counts: new, updated, duplicates (repeated in the batch, unchanged, or carried
+    under another identity by an article already stored).
+    """
+    unique = dedupe_batch(records)
     counts = {"new": 0, "updated": 0, "duplicates": len(records) - len(unique)}
     if not unique:
         return counts
 
-    rows = [{**asdict(r), "fetched_at": fetched_at} for r in unique.values()]
-    stmt = insert(Article).values(rows)
-    changed = Article.content_hash.is_distinct_from(stmt.excluded.content_hash)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Article.identity],
-        set_={
-            "title": stmt.excluded.title,
-            "summary": stmt.excluded.summary,
-            "content_hash": stmt.excluded.content_hash,
-            "tickers": stmt.excluded.tickers,
-            "url": stmt.excluded.url,
-            "updated_at": sa.func.now(),
-        },
-        where=changed,
-    ).returning(Article.id, sa.literal_column("xmax = 0").label("inserted"))
-    written = conn.execute(stmt).all()
-    counts["new"] = sum(1 for row in written if row.inserted)
-    counts["updated"] = len(written) - counts["new"]
-    counts["duplicates"] += len(unique) - len(written)
+    identities = [r.identity for r in unique]
+    urls = [r.url for r in unique if r.url and not is_root_url(r.url)]
+    existing = conn.execute(
+        sa.select(Article.id, Article.identity, Article.url,
+                  _first_source_of(Article.id).label("source"))
+        .where(sa.or_(Article.identity.in_(identities), Article.url.in_(urls)))
+        .order_by(Article.id)
+    ).all()
+    known = {row.identity for row in existing}
+    carried: dict[str, int] = {}  # URL -> an article first stored by another feed
+    own_urls: set[str] = set()  # URLs of articles this feed stored first
+    for row in existing:
+        if not row.url:
+            continue
+        if row.source == feed_id:
+            own_urls.add(row.url)
+        else:
+            carried.setdefault(row.url, row.id)
 
-    ids = conn.scalars(sa.select(Article.id).where(Article.identity.in_(list(unique)))).all()
-    link = insert(ArticleFeed).values([{"article_id": i, "feed_id": feed_id} for i in ids])
-    conn.execute(link.on_conflict_do_nothing())
+    upserts, linked_only = [], []
+    for record in unique:
+        url = record.url
+        if (record.identity not in known and url in carried and url not in own_urls
+                and not is_root_url(url)):
+            linked_only.append(carried[url])
+        else:
+            upserts.append(record)
+    counts["duplicates"] += len(linked_only)
+
+    if upserts:
+        upserts.sort(key=lambda r: r.identity)  # one lock order for concurrent writers
+        stmt = insert(Article)
+        changed = Article.content_hash.is_distinct_from(stmt.excluded.content_hash)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Article.identity],
+            set_={"title": stmt.excluded.title, "summary": stmt.excluded.summary,
+                  "content_hash": stmt.excluded.content_hash, "tickers": stmt.excluded.tickers,
+                  "url": sa.func.coalesce(stmt.excluded.url, Article.url),
+                  "updated_at": sa.func.now()},
+            where=sa.and_(changed, _first_source(feed_id)),
+        ).returning(Article.id, sa.literal_column("xmax = 0").label("inserted"))
+        written = conn.execute(stmt, [r.row(fetched_at) for r in upserts]).all()
+        counts["new"] = sum(1 for row in written if row.inserted)
+        counts["updated"] = len(written) - counts["new"]
+        counts["duplicates"] += len(upserts) - len(written)
+
+    articles = sa.select(Article.id, sa.literal(feed_id)).where(
+        sa.or_(Article.identity.in_(identities), Article.id.in_(linked_only)))
+    conn.execute(insert(ArticleFeed).from_select(["article_id", "feed_id"], articles)
+                 .on_conflict_do_nothing())
     return counts
