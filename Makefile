@@ -22,6 +22,7 @@ demo: venv
 	$(BIN)/sentinel db upgrade
 	$(BIN)/sentinel run --once
 	$(BIN)/sentinel status
+	$(BIN)/sentinel report --out reports/latest
 
 test: venv
 	$(PY) -m pytest
