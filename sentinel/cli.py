@@ -18,6 +18,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=N
                   help="Sentinel: financial-news sentiment monitor.")
 db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
+feeds_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                        help="The feeds to poll (feeds.yaml), their health, a dry-run check.")
+app.add_typer(feeds_app, name="feeds")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -147,6 +150,55 @@ def ingest(feeds: Annotated[Path | None, typer.Option("--feeds", help="feeds.yam
     if feeds is not None:
         settings = settings.model_copy(update={"feeds_file": feeds})
     typer.echo(run_ingest(engine, settings).line())
+
+
+FeedsFileOption = Annotated[Path | None, typer.Option(
+    "--feeds", help="feeds.yaml to use (default: SENTINEL_FEEDS_FILE).")]
+
+
+@feeds_app.command("list")
+@cli_errors
+def feeds_list(feeds: FeedsFileOption = None) -> None:
+    """The configured feeds with their health, unhealthy first."""
+    from sentinel.ingest.commands import list_feeds
+
+    engine, settings = engine_and_settings()
+    require_schema(engine)
+    typer.echo(list_feeds(engine, settings, feeds))
+
+
+@feeds_app.command("add")
+@cli_errors
+def feeds_add(url: Annotated[str, typer.Argument(help="The feed's http(s) URL.")],
+              name: Annotated[str, typer.Option("--name", help="A unique name, e.g. ledger-wire.")],
+              tag: Annotated[list[str] | None, typer.Option(
+                  "--tag", help="KEY=VALUE, repeatable: publisher, region, language, "
+                  "tickers=AAPL,MSFT.")] = None,
+              feeds: FeedsFileOption = None) -> None:
+    """Add a feed to feeds.yaml (created if missing) and to the feed table."""
+    from sentinel.ingest.commands import add_feed, feeds_file_for_edit, parse_tags
+
+    engine, settings = engine_and_settings()
+    path = feeds_file_for_edit(settings, feeds)
+    tags = parse_tags(tag or [])
+    require_schema(engine)
+    typer.echo(add_feed(engine, path, url, name, tags))
+
+
+@feeds_app.command("check")
+@cli_errors
+def feeds_check(url: Annotated[str, typer.Argument(help="The feed URL to try.")],
+                name: Annotated[str, typer.Option(
+                    "--name", help="Feed name that scopes its local guids.")] = "check",
+                limit: Annotated[int, typer.Option(help="Entries to show.")] = 20) -> None:
+    """Fetch and parse one feed and show what would be stored, without storing anything."""
+    from sentinel.ingest.commands import check_feed
+    from sentinel.settings import get_settings
+
+    report = check_feed(url, get_settings(), name=name, limit=limit)
+    typer.echo(report.text)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command("status")
