@@ -87,7 +87,7 @@ def plot_negative_volume(data: ReportData) -> bytes:
         axes.set_title(f"{segment.label}: {int(negative.sum())} negative"
                        + (f", {len(alerts)} alert{'s' * (len(alerts) != 1)}" if alerts else ""),
                        loc="left", fontsize=11)
-        axes.set_ylim(bottom=0)
+        axes.set_ylim(0, max(1.0, axes.get_ylim()[1]))
         axes.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
         axes.grid(axis="y", alpha=0.3)
         axes.spines[["top", "right"]].set_visible(False)

@@ -95,7 +95,11 @@ def section_summary(data: ReportData) -> str:
              ("alerts", len(data.alerts))]
     items = "".join(f'<div class="card"><div class="n">{esc(n)}</div><div class="k">{esc(k)}'
                     f"</div></div>" for k, n in cards)
-    return f'<section id="summary"><div class="cards">{items}</div></section>'
+    waiting = totals["articles"] - totals["classified"]
+    note = (f'<p class="muted">{waiting} of these articles have no classification by the active '
+            "model yet (new, edited, or no model installed); the charts count classified "
+            "articles only.</p>" if waiting else "")
+    return f'<section id="summary"><div class="cards">{items}</div>{note}</section>'
 
 
 def section_alerts(data: ReportData) -> str:

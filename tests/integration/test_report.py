@@ -151,3 +151,11 @@ def test_cli_writes_the_report_and_prints_its_absolute_path(db, week, database_u
     empty = sentinel("report", "--since", "2026-11-29T12:00Z", "--until", "2026-11-29T12:00Z",
                      env=env, cwd=tmp_path)
     assert empty.returncode == 1 and empty.stderr.startswith("error: report period is empty")
+
+
+def test_unclassified_articles_are_pointed_out(db, tmp_path):
+    load_sample(db)  # a6 (stale) and a7 (old model only) have no current classification
+    page = write_report(db, at(0), at(0, day=21), tmp_path).html_path.read_text(encoding="utf-8")
+    assert "2 of these articles have no classification by the active model yet" in page
+    assert '<div class="n">7</div><div class="k">articles</div>' in page
+    assert '<div class="n">60%</div><div class="k">negative share</div>' in page  # 3 of 5
