@@ -83,17 +83,19 @@ def db_url(hold: Annotated[bool, typer.Option("--hold", help="Keep the embedded 
                                               "until Ctrl-C, so psql or a BI tool can connect."
                                               )] = False) -> None:
     """Print the database URL in the form psql, pandas and BI tools take."""
+    import signal
     import time
 
     from sentinel.report.queries import libpq_url
 
     engine, settings = engine_and_settings()
     if settings.database_url is not None:  # the user's own URL: do not echo its password
-        typer.echo(libpq_url(engine.url.set(password="***" if engine.url.password else None)))
+        typer.echo(libpq_url(engine.url, hide_password=True))
         return
     typer.echo(libpq_url(engine.url))
     if hold:
         typer.echo("embedded PostgreSQL is up; Ctrl-C stops holding it", err=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # exit cleanly: stops the server
         try:
             while True:
                 time.sleep(3600)

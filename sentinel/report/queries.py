@@ -43,11 +43,11 @@ def load_query(name: str | Path) -> sa.TextClause:
     return sa.text(PSQL_VARIABLE.sub(r":\1", query_path(name).read_text()))
 
 
-def libpq_url(url: str | sa.URL) -> str:
-    """The URL psql, pandas-free tools and BI tools take (no SQLAlchemy driver suffix).
+def libpq_url(url: str | sa.URL, *, hide_password: bool = False) -> str:
+    """The URL psql and BI tools take (``postgresql://``, no SQLAlchemy driver suffix).
 
     The embedded server listens only on a Unix socket, so its URL names the socket directory
     in ``?host=...``; libpq (psql, most BI tools' PostgreSQL drivers) accepts that form.
     """
     parsed = sa.make_url(url).set(drivername="postgresql")
-    return parsed.render_as_string(hide_password=False)
+    return parsed.render_as_string(hide_password=hide_password)

