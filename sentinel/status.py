@@ -59,7 +59,9 @@ def collect_status(conn: Connection) -> Status:
          "expected": a["expected"], "started_at": a["started_at"]}
         for a in alerts
     ]
-    dead = conn.execute(sa.select(AlertDelivery).where(AlertDelivery.status.in_(["dead", "failed"]))
+    unsure = (AlertDelivery.status == "in_flight") & AlertDelivery.last_error.is_not(None)
+    dead = conn.execute(sa.select(AlertDelivery)
+                        .where(AlertDelivery.status.in_(["dead", "failed"]) | unsure)
                         .order_by(AlertDelivery.id.desc()).limit(20)).mappings()
     status.failed_deliveries = [
         {"id": d["id"], "alert_id": d["alert_id"], "status": d["status"],

@@ -84,6 +84,11 @@ def analyst_sql(kind: str, value: str, start: datetime, end: datetime) -> str:
     return "\n".join(lines)
 
 
+def times(ratio: float) -> str:
+    """Observed / expected for people: x2.4, x37, or x100+ when next to nothing was expected."""
+    return f"x{ratio:.1f}" if ratio < 10 else f"x{ratio:.0f}" if ratio < 100 else "x100+"
+
+
 def segment_label(kind: str, value: str) -> str:
     return "all news" if kind == "all" else f"{kind} {clean(value, 100)}"
 
@@ -105,7 +110,8 @@ def render_text(payload: dict[str, Any]) -> str:
              f"({_when(payload['window_start'])} to {_when(payload['window_end'])}"
              + (f", {payload['fraction']:.0%} elapsed" if payload["fraction"] < 1 else "") + ")",
              f"  negative articles: {payload['observed']:g} observed vs "
-             f"{payload['expected']:.1f} expected (x{payload['ratio']:.1f}, z={payload['z']:.1f})"]
+             f"{payload['expected']:.1f} expected ({times(payload['ratio'])}, "
+             f"z={payload['z']:.1f})"]
     if payload.get("negative_share") is not None:
         usual = payload.get("expected_share")
         lines.append(f"  negative share: {payload['negative_share']:.0%} of "

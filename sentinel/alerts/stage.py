@@ -7,13 +7,18 @@ notifications. ``deliver_notifications``: send what is queued (see ``outbox``).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from sentinel.alerts import rollup
 from sentinel.alerts.lifecycle import AlertConfig, run_lifecycle
+from sentinel.alerts.outbox import deliver_pending
+from sentinel.alerts.slack import BotTransport, LogTransport, WebhookTransport
 from sentinel.detect import DetectParams
 from sentinel.errors import ConfigError
 from sentinel.settings import Settings
@@ -89,3 +94,29 @@ def rebuild_rollups(engine: Engine, settings: Settings, *, since: datetime,
             _skip("no active model yet: nothing is classified (run the classify stage)")
         redone = rollup.recompute_buckets(conn, model_id, settings.bucket_minutes, starts)
     return {"buckets_recomputed": redone}
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def make_transport(settings: Settings, echo: Callable[[str], None] = _print) -> Any:
+    """Slack bot, Slack webhook, or the terminal (``log``) when Slack is not configured."""
+    channel_label(settings)  # validates the combination
+    if settings.slack_bot_token:
+        return BotTransport(settings.slack_bot_token.get_secret_value(), settings.slack_channel,
+                            settings.slack_base_url, settings.slack_timeout_s)
+    if settings.slack_webhook_url:
+        return WebhookTransport(settings.slack_webhook_url.get_secret_value(),
+                                settings.slack_timeout_s)
+    return LogTransport(echo)
+
+
+def deliver_notifications(engine: Engine, settings: Settings, *, now: datetime | None = None,
+                          echo: Callable[[str], None] = _print) -> dict:
+    """Send every due notification (printed when Slack is not configured); never one twice."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return deliver_pending(engine, make_transport(settings, echo), now=now,
+                           max_attempts=settings.delivery_max_attempts,
+                           backoff_s=settings.delivery_backoff_s)
