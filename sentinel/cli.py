@@ -329,3 +329,57 @@ def evaluate_command(
     typer.echo(render_markdown(report))
     if json_out:
         typer.echo(f"report written to {write_report(report, json_out)}")
+
+
+@app.command("spikes")
+@cli_errors
+def spikes(
+    csv: Annotated[Path, typer.Option("--csv", help="CSV file with one row per timestamp.")],
+    time_col: Annotated[str, typer.Option(help="Timestamp column (ISO 8601; naive = UTC).")],
+    value_col: Annotated[str, typer.Option(help="Value column (counts, or any numbers).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    total_col: Annotated[str | None, typer.Option(help="Optional totals column: also judge the "
+                                                  "value's share of it.")] = None,
+    z_threshold: Annotated[float | None, typer.Option(help="Spike significance (default: "
+                                                      "SENTINEL_Z_THRESHOLD).")] = None,
+    min_count: Annotated[float | None, typer.Option(help="Smallest value that can be a spike "
+                                                    "(default: SENTINEL_MIN_NEGATIVE).")] = None,
+) -> None:
+    """Flag the spikes of any time series (bucket size inferred from the data)."""
+    import json
+
+    import pandas as pd
+
+    from sentinel.alerts.stage import detect_params
+    from sentinel.detect import detect_spikes
+    from sentinel.settings import get_settings
+
+    try:
+        frame = pd.read_csv(csv)
+    except (OSError, ValueError) as exc:
+        raise SentinelError(f"cannot read {csv} as CSV: {exc}") from None
+    for option, column in (("--time-col", time_col), ("--value-col", value_col),
+                           ("--total-col", total_col)):
+        if column is not None and column not in frame.columns:
+            raise SentinelError(f"{option} {column!r} is not a column of {csv}; its columns: "
+                                f"{', '.join(map(str, frame.columns))}")
+    try:
+        times = pd.to_datetime(frame[time_col], utc=True, format="ISO8601")
+        values = pd.to_numeric(frame[value_col])
+        totals = pd.to_numeric(frame[total_col]) if total_col else None
+    except (ValueError, TypeError) as exc:
+        raise SentinelError(f"{csv}: expected ISO 8601 times in {time_col!r} and numbers in "
+                            f"{value_col!r}: {exc}") from None
+    params = detect_params(get_settings())
+    overrides = {k: v for k, v in (("z_threshold", z_threshold), ("min_count", min_count))
+                 if v is not None}
+    try:
+        found = detect_spikes(times, values, totals=totals, params=params, model="auto",
+                              **overrides)
+    except ValueError as exc:
+        raise SentinelError(f"{csv}: {exc}") from None
+    stamps = [s.time.isoformat() for s in found]
+    if json_out:
+        typer.echo(json.dumps(stamps))
+    elif stamps:
+        typer.echo("\n".join(stamps))
