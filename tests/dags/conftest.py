@@ -3,26 +3,25 @@
 Airflow reads its configuration when it is first imported, so the environment is set here, at
 import time of this conftest — pytest imports it before any test module of this folder, and no
 other test folder imports Airflow. Sentinel's own data still goes to the real PostgreSQL of
-``tests/conftest.py``. Also here: a feed server and a Slack-compatible server on 127.0.0.1.
+``tests/conftest.py``. Also here: the project's feed and Slack test servers, wired up for DAG runs.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import pytest
+from feedserver import FeedServer, Reply
+from slackserver import SlackServer
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -39,6 +38,7 @@ if "airflow" in sys.modules:  # pragma: no cover - a guard for whoever reorganis
     raise RuntimeError("Airflow was imported before tests/dags/conftest.py could configure it; "
                        "keep Airflow imports out of other test folders and the root conftest")
 os.environ.update(AIRFLOW_ENV)
+ROOT_HANDLERS_BEFORE_AIRFLOW = list(logging.getLogger().handlers)
 
 PARSE_TIMES: dict[str, dict[str, float]] = {}  # DAG file -> {how: seconds}, reported at the end
 
@@ -54,6 +54,17 @@ def pytest_terminal_summary(terminalreporter) -> None:
 @pytest.fixture(scope="session")
 def parse_times() -> dict[str, dict[str, float]]:
     return PARSE_TIMES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_airflow_log_handler() -> Iterator[None]:
+    """Airflow adds a root log handler bound to pytest's captured stdout; drop it at the end so
+    later logging (the embedded PostgreSQL stopping at exit) does not write to a closed file."""
+    yield
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        if type(handler) is logging.StreamHandler and handler not in ROOT_HANDLERS_BEFORE_AIRFLOW:
+            root.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")
@@ -76,130 +87,46 @@ def dagbag(airflow_db: Path):
     return BundleDagBag(dag_folder=DAGS, bundle_path=DAGS, known_pools={"default_pool", "gpu"})
 
 
-# --- HTTP peers ---------------------------------------------------------------------------------
-
-class Server:
-    """A ThreadingHTTPServer on 127.0.0.1 in a daemon thread, stopped by the fixture."""
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.owner = self  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class FeedHandler(BaseHTTPRequestHandler):
-    """Serves ``/feeds/<name>.xml`` from the server's ``files`` mapping (no conditional GET, so
-    every run downloads every item again and deduplication is what keeps rows unique)."""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        owner: FeedServer = self.server.owner  # type: ignore[attr-defined]
-        owner.requests.append(self.path)
-        body = owner.files.get(self.path.split("?")[0])
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/xml; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-class FeedServer(Server):
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        super().__init__(FeedHandler)
-
-    def publish_samples(self, now: datetime, workdir: Path) -> Path:
-        """Serve the bundled sample feeds shifted so their newest story is at ``now``; returns a
-        feeds.yaml that points at them over HTTP."""
-        import yaml
-
-        from sentinel.samples import stage_sample_feeds
-
-        staged = stage_sample_feeds(REPO / "examples" / "feeds", workdir / "staged", now)
-        feeds = yaml.safe_load(staged.read_text())["feeds"]
-        for feed in feeds:
-            path = f"/feeds/{feed['name']}.xml"
-            self.files[path] = (staged.parent / f"{feed['name']}.xml").read_bytes()
-            feed["url"] = self.url + path
-        feeds_file = workdir / "feeds.yaml"
-        feeds_file.write_text(yaml.safe_dump({"feeds": feeds}, sort_keys=False))
-        return feeds_file
-
-
-class SlackHandler(BaseHTTPRequestHandler):
-    """Answers like Slack: Web API methods under /api/ (bot token) and incoming webhooks."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        owner: SlackServer = self.server.owner  # type: ignore[attr-defined]
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        if "json" in (self.headers.get("Content-Type") or ""):
-            body = json.loads(raw or "{}")
-        else:
-            body = {k: v[0] for k, v in parse_qs(raw).items()}
-        auth = self.headers.get("Authorization") or ""
-        owner.messages.append({"path": self.path, "auth": auth, **body})
-        if self.path.startswith("/hooks/"):
-            self._send(200, b"ok", "text/plain")
-            return
-        if self.path.startswith("/api/") and not auth.startswith("Bearer "):
-            self._send(200, json.dumps({"ok": False, "error": "not_authed"}).encode())
-            return
-        ts = f"{datetime.now(UTC).timestamp():.6f}"
-        reply = {"ok": True, "channel": body.get("channel", "C0SENTINEL"), "ts": ts,
-                 "message": {"text": body.get("text", ""), "ts": ts}}
-        self._send(200, json.dumps(reply).encode())
-
-    def _send(self, status: int, payload: bytes, kind: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-class SlackServer(Server):
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        super().__init__(SlackHandler)
-
-    def posts(self) -> list[dict]:
-        """Messages posted to a channel (chat.postMessage or a webhook)."""
-        return [m for m in self.messages
-                if m["path"].endswith("chat.postMessage") or m["path"].startswith("/hooks/")]
-
+# --- HTTP peers (the servers of tests/feedserver.py and tests/slackserver.py) ------------------
 
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
-    server = FeedServer()
-    yield server
-    server.close()
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sample_feeds(feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``sample_feeds(now)``: serve the bundled sample feeds shifted so their newest story is at
+    ``now`` and point SENTINEL_FEEDS_FILE at them. No validators are sent, so every run
+    downloads every item again and only deduplication keeps the rows unique."""
+    import yaml
+
+    from sentinel.samples import stage_sample_feeds
+
+    def publish(now: datetime) -> Path:
+        staged = stage_sample_feeds(REPO / "examples" / "feeds", tmp_path / "staged", now)
+        feeds = yaml.safe_load(staged.read_text())["feeds"]
+        for feed in feeds:
+            body = (staged.parent / f"{feed['name']}.xml").read_bytes()
+            feed["url"] = feed_server.route(f"/feeds/{feed['name']}.xml", Reply(body=body))
+        feeds_file = tmp_path / "feeds.yaml"
+        feeds_file.write_text(yaml.safe_dump({"feeds": feeds}, sort_keys=False))
+        monkeypatch.setenv("SENTINEL_FEEDS_FILE", str(feeds_file))
+        return feeds_file
+
+    return publish
 
 
 @pytest.fixture
 def slack_server() -> Iterator[SlackServer]:
-    server = SlackServer()
-    yield server
-    server.close()
+    with SlackServer() as server:
+        yield server
 
 
 @pytest.fixture
 def sentinel_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str,
-                 slack_server: SlackServer):
+                 slack_server: SlackServer) -> Iterator[dict[str, str]]:
     """Configure Sentinel the way a deployment does — environment variables read by the DAG
     tasks' ``get_settings()`` — and drop the cached settings and engine around the test."""
     from sentinel.db.engine import get_engine
@@ -211,9 +138,9 @@ def sentinel_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: 
     values = {
         "SENTINEL_DATABASE_URL": database_url,
         "SENTINEL_DATA_DIR": str(tmp_path / "data"),
-        "SENTINEL_SLACK_BOT_TOKEN": "xoxb-test-token",
-        "SENTINEL_SLACK_CHANNEL": "#sentinel-test",
-        "SENTINEL_SLACK_BASE_URL": f"{slack_server.url}/api/",
+        "SENTINEL_SLACK_BOT_TOKEN": slack_server.state.token,
+        "SENTINEL_SLACK_CHANNEL": "C0ALERTS",
+        "SENTINEL_SLACK_BASE_URL": slack_server.base_url,
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -227,3 +154,11 @@ def sentinel_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: 
     reset()
     yield values
     reset()
+
+
+@pytest.fixture
+def no_retries(dagbag, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dag.test() waits out every retry delay (1 + 2 + 4 minutes); tests want the first error."""
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            monkeypatch.setattr(task, "retries", 0)
