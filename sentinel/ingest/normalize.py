@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 MAX_TITLE_CHARS = 500
 MAX_SUMMARY_CHARS = 20_000
@@ -44,6 +44,11 @@ TRACKING = re.compile(
     r"|mkt_tok|ref_src|oly_enc_id|oly_anon_id|vero_id|wt\.mc_id|cmpid|spm)$",
     re.I,
 )
+TRACKING_QUERY = re.compile(
+    r"(?:^|&)(?:utm_|fbclid|gclid|gclsrc|dclid|msclkid|yclid|twclid|mc_[ce]id|igshid|_hs|mkt_tok|"
+    r"ref_src|oly_|vero_id|wt\.mc_id|cmpid|spm)", re.I
+)
+BLANK = re.compile(r"[\s<>\"'`{}|\\^]")
 CASHTAG = re.compile(r"(?<![\w$])\$([A-Z]{1,5}(?:\.[A-Z]{1,2})?)(?![\w])")
 EXCHANGE = re.compile(
     r"\b(?:NASDAQ|Nasdaq|NYSE(?:\s?American|\s?Arca)?|AMEX|LSE|LON|TSX|TSXV|ASX|XETRA|ETR|"
@@ -145,41 +150,46 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     """Lower-case scheme and host, no default port, user info, tracking parameters or fragment.
 
     Relative links are resolved against ``base`` (the feed's own http(s) URL). Anything that is
-    not http(s) afterwards (``javascript:``, ``data:``, ``mailto:``, ``file:``) gives None.
+    not http(s) afterwards (``javascript:``, ``data:``, ``mailto:``, ``file:``) gives None. The
+    remaining query parameters keep their order and encoding.
     """
     if not url:
         return None
     url = CONTROL.sub("", url).strip()
     try:
-        parts = urlsplit(url)
-        if not parts.scheme and base and base.lower().startswith(("http://", "https://")):
-            parts = urlsplit(urljoin(base, url))
-        scheme = parts.scheme.lower()
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
+        scheme, netloc, path, query, _ = urlsplit(url)
+        if not scheme and base and base[:4].lower() == "http":
+            scheme, netloc, path, query, _ = urlsplit(urljoin(base, url))
     except ValueError:
         return None
-    if scheme not in {"http", "https"} or not host or any(c.isspace() for c in host):
+    scheme = scheme.lower()
+    if scheme not in ("http", "https") or not netloc:
         return None
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if port and (scheme, port) not in {("http", 80), ("https", 443)}:
-        host = f"{host}:{port}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        kept = [(k, v) for k, v in pairs if not TRACKING.match(k)]
-        if len(kept) != len(pairs):
-            query = urlencode(kept)
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+    netloc = netloc.rpartition("@")[2].lower()
+    host, port = netloc, ""
+    if ":" in netloc and not netloc.endswith("]"):
+        host, _, port = netloc.rpartition(":")
+        if port and not port.isdigit():
+            return None
+        if (scheme, port) in (("http", "80"), ("https", "443")):
+            port = ""
+    host = host.rstrip(".")
+    if not host or BLANK.search(host):
+        return None
+    if query and TRACKING_QUERY.search(query):
+        query = "&".join(pair for pair in query.split("&")
+                         if pair and not TRACKING.match(unquote(pair.partition("=")[0])))
+    return urlunsplit((scheme, f"{host}:{port}" if port else host, path or "/", query, ""))
 
 
 def is_root_url(url: str | None) -> bool:
-    """A site's home page: many entries may link to it, so it identifies no story."""
+    """A site's home page (of a canonical URL): many entries may link to it, so it identifies
+    no story."""
     if not url:
         return True
-    parts = urlsplit(url)
-    return parts.path in ("", "/") and not parts.query
+    rest = url.partition("://")[2]
+    slash = rest.find("/")
+    return slash == -1 or rest[slash:] == "/"
 
 
 def extract_tickers(text: str, watchlist: Watchlist | None = None,

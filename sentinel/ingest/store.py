@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.engine import Connection
 
 from sentinel.db.models import Article, ArticleFeed
@@ -39,10 +39,12 @@ def dedupe_batch(records: list[ArticleRecord]) -> list[ArticleRecord]:
 
 
 def _first_source_of(article_id: sa.ColumnElement[int]) -> sa.ScalarSelect[int]:
-    return (sa.select(ArticleFeed.feed_id)
-            .where(ArticleFeed.article_id == article_id)
-            .order_by(ArticleFeed.first_seen_at, ArticleFeed.feed_id)
-            .limit(1).scalar_subquery())
+    """The feed that linked the article first (an aggregate over its few links: written with
+    ORDER BY ... LIMIT 1, the planner may walk a first_seen_at index over every link)."""
+    ordered = sa.func.array_agg(aggregate_order_by(
+        ArticleFeed.feed_id, ArticleFeed.first_seen_at, ArticleFeed.feed_id))
+    return (sa.select(ordered[1]).where(ArticleFeed.article_id == article_id)
+            .scalar_subquery())
 
 
 def _first_source(feed_id: int) -> sa.ColumnElement[bool]:
@@ -62,6 +64,9 @@ def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
     if not unique:
         return counts
 
+    # a few small statements per feed: JIT compilation (PostgreSQL 11+) would cost more than
+    # it saves, and fresh tables' estimates can trigger it
+    conn.execute(sa.text("SET LOCAL jit = off"))
     identities = [r.identity for r in unique]
     urls = [r.url for r in unique if r.url and not is_root_url(r.url)]
     existing = conn.execute(

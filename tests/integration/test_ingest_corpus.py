@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from feedcorpus import CorpusFeed, corpus
 from feedserver import FeedServer, Reply
-from ingestkit import articles, everything_stored, feed_row, ingest, last_fetch, titles
+from ingestkit import articles, everything_stored, feed_row, ingest, last_fetch, options, titles
 
 CASES = corpus()
 CONTROL = next(c for c in CASES if c.name == "good-rss20")
@@ -80,16 +80,22 @@ def test_corpus_file_stored_and_recorded(db, server, case: CorpusFeed):
     assert last_fetch(db, "control")["error"] is None
 
 
-def test_whole_corpus_in_one_run_then_again(db, server):
+@pytest.mark.parametrize("processes", [0, 2], ids=["threads", "process-pool"])
+def test_whole_corpus_in_one_run_then_again(db, server, processes):
     feeds = {case.name: serve(server, case) for case in CASES}
-    first = ingest(db, feeds)
+    opts = options()
+    opts.parse_processes, opts.pool_min_feeds = processes, 1
+    first = ingest(db, feeds, opts)
     failing = [c for c in CASES if c.expect["Expect-status"] == "failed"]
     assert first["feeds"] == len(CASES)
     assert first["failed"] == len(failing)
     assert first["fetched"] == len(CASES) - len(failing)
     stored = len(articles(db))
     assert first["new"] == stored > 40
-    second = ingest(db, feeds)
+    for case in CASES:
+        if "Expect-titles" in case.expect:
+            assert titles(db, case.name) == sorted(case.expect["Expect-titles"]), case.name
+    second = ingest(db, feeds, opts)
     assert second["new"] == 0 and second["updated"] == 0
     assert second["duplicates"] == first["new"] + first["duplicates"]
     assert len(articles(db)) == stored

@@ -16,7 +16,7 @@ from feedcorpus import corpus
 from feedserver import FeedServer, Gauge, Reply
 from ingestkit import articles, everything_stored, feed_row, ingest, last_fetch, options, titles
 
-import sentinel.ingest.run as ingest_run
+import sentinel.ingest.pool as ingest_pool
 from sentinel.ingest.feeds import FeedConfig
 from sentinel.ingest.run import load_feed_states
 
@@ -66,8 +66,8 @@ def test_conditional_get_answers_304_and_costs_no_parse(db, server, monkeypatch)
     modified = "Sun, 29 Nov 2026 10:00:00 GMT"
     url = server.route("/feed.xml", Reply(body=GOOD, etag='"v1"', last_modified=modified))
     parses = []
-    real = ingest_run.parse_feed
-    monkeypatch.setattr(ingest_run, "parse_feed", lambda body: parses.append(1) or real(body))
+    real = ingest_pool.parse_feed
+    monkeypatch.setattr(ingest_pool, "parse_feed", lambda body: parses.append(1) or real(body))
 
     first = run_with_control(db, server, url)
     assert first["new"] == 5 and len(parses) == 2

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import io
+
+import feedparser
+import feedparser.mixin
 import pytest
+from feedcorpus import corpus
 
 from sentinel.ingest.parse import parse_feed, prepare_body
+from sentinel.ingest.pool import ParsePool
 
 ITEM = b"<item><title>Story</title><link>https://a.example/1</link></item>"
 RSS = b'<rss version="2.0"><channel><title>t</title>' + ITEM + b"</channel></rss>"
@@ -93,3 +100,36 @@ def test_not_a_feed(body, error):
 def test_valid_feed_without_entries_is_not_an_error():
     parsed = parse_feed(b'<rss version="2.0"><channel><title>t</title></channel></rss>')
     assert parsed.error is None and parsed.entries == [] and parsed.version == "rss20"
+
+
+def test_feedparser_flat_copy_patch_changes_no_result(monkeypatch):
+    bodies = [case.body() for case in corpus()]
+
+    def parse_all():
+        return [feedparser.parse(io.BytesIO(b), sanitize_html=False, resolve_relative_uris=False)
+                for b in bodies]
+
+    patched = parse_all()
+    assert feedparser.mixin.copy is not copy
+    monkeypatch.setattr(feedparser.mixin, "copy", copy)
+    plain = parse_all()
+    assert [(p.feed, p.entries) for p in patched] == [(p.feed, p.entries) for p in plain]
+
+
+def test_parse_pool_falls_back_to_threads_where_processes_cannot_start(monkeypatch, caplog):
+    from datetime import UTC, datetime
+
+    from sentinel.ingest.normalize import NormalizeContext
+
+    pool = ParsePool(2)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(pool.executor, "submit", refuse)
+    context = NormalizeContext(feed_name="f", fetched_at=datetime.now(UTC))
+    batch = pool.run(RSS, context)
+    assert [r.title for r in batch.records] == ["Story"]
+    assert pool.executor is None and "parsing in threads" in caplog.text
+    assert [r.title for r in pool.run(RSS, context).records] == ["Story"]
+    pool.close()
