@@ -161,10 +161,6 @@ class _Series:
                             history_start=self.history_start, day_phase=phase)
 
 
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when else None
-
-
 def _numbers(v: Verdict, width: timedelta) -> dict[str, Any]:
     j = v.judgement
     return {"window_start": v.bucket_start, "window_end": v.bucket_start + width,
@@ -251,8 +247,7 @@ def apply_verdicts(conn: Connection, model_id: int, config: AlertConfig, verdict
             if v.judgement.observed >= details.get("peak_observed", 0):
                 details["peak_observed"] = v.judgement.observed
                 details["peak_expected"] = v.judgement.expected
-            values: dict[str, Any] = {**numbers, "last_firing_at": now, "details": details,
-                                      "updated_at": sa.func.now()}
+            values: dict[str, Any] = {**numbers, "last_firing_at": now, "details": details}
             kind_sent = None
             if alert["state"] == "pending" and len(spiking) >= config.fire_after_buckets:
                 values["state"], kind_sent = "firing", "firing"
@@ -266,7 +261,9 @@ def apply_verdicts(conn: Connection, model_id: int, config: AlertConfig, verdict
                 counts["queued"] += _enqueue(conn, alert["id"], kind_sent, now, config.channel,
                                              _payload(conn, model_id, config, dict(alert), v,
                                                       kind_sent, now))
-            conn.execute(sa.update(Alert).where(Alert.id == alert["id"]).values(**values))
+            if any(alert[k] != value for k, value in values.items()):  # a rerun changes none
+                conn.execute(sa.update(Alert).where(Alert.id == alert["id"])
+                             .values(**values, updated_at=sa.func.now()))
         elif v.quiet:
             conn.execute(sa.update(Alert).where(Alert.id == alert["id"]).values(
                 state="resolved", resolved_at=now, updated_at=sa.func.now(),

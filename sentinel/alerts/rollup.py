@@ -61,8 +61,6 @@ _INSERT = """
 """
 
 ARTICLES = "article AS a"
-IN_BUCKETS = ("unnest(:starts) AS b (bucket_start) JOIN article AS a "
-              "ON a.published_at >= b.bucket_start AND a.published_at < b.bucket_start + :width")
 
 
 def bucket_floor(when: datetime, width: timedelta) -> datetime:
@@ -78,9 +76,24 @@ def _starts_param() -> sa.BindParameter:
     return sa.bindparam("starts", type_=ARRAY(sa.DateTime(timezone=True)))
 
 
+def _runs(starts: list[datetime], width: timedelta) -> list[tuple[datetime, datetime]]:
+    """Sorted bucket starts as [lo, hi) ranges of consecutive buckets."""
+    runs: list[tuple[datetime, datetime]] = []
+    for start in starts:
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], start + width)
+        else:
+            runs.append((start, start + width))
+    return runs
+
+
 def recompute_buckets(conn: Connection, model_id: int, bucket_minutes: int,
                       starts: Iterable[datetime]) -> int:
-    """Replace the rollup rows of these buckets by fresh counts; returns the buckets redone."""
+    """Replace the rollup rows of these buckets by fresh counts; returns the buckets redone.
+
+    One statement per run of consecutive buckets, with the range as literals, so the planner
+    sees how few articles it covers (a join on an array of starts looks like most of the table).
+    """
     starts = sorted(set(starts))
     if not starts:
         return 0
@@ -89,9 +102,11 @@ def recompute_buckets(conn: Connection, model_id: int, bucket_minutes: int,
     conn.execute(sa.text(
         "DELETE FROM alert_rollup WHERE model_id = :model_id AND bucket_minutes = :bucket_minutes "
         "AND bucket_start = ANY(:starts)").bindparams(_starts_param()), {**key, "starts": starts})
-    rows = _SEGMENT_ROWS.format(source=IN_BUCKETS, where="true")
-    conn.execute(sa.text(_INSERT.format(rows=rows)).bindparams(_starts_param()),
-                 {**key, "starts": starts, "width": width, "origin": ORIGIN})
+    rows = _SEGMENT_ROWS.format(source=ARTICLES,
+                                where="a.published_at >= :lo AND a.published_at < :hi")
+    insert = sa.text(_INSERT.format(rows=rows))
+    for lo, hi in _runs(starts, width):
+        conn.execute(insert, {**key, "lo": lo, "hi": hi, "width": width, "origin": ORIGIN})
     return len(starts)
 
 

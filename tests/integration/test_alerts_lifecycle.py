@@ -57,9 +57,11 @@ def test_a_burst_fires_once_with_the_evidence_and_a_rerun_adds_nothing(world, se
     assert sum(r.sentiment == "negative" for r in detail) == 12
 
     rollups = rollup_rows(world)
+    rows = world.rows("SELECT * FROM alert ORDER BY id")
     again = detect_alerts(world.engine, settings, now=now)
     assert again["opened"] == again["queued"] == again["fired"] == 0
     assert rollup_rows(world) == rollups
+    assert world.rows("SELECT * FROM alert ORDER BY id") == rows  # not even updated_at moves
     assert len(deliveries(world)) == len(sent)
     assert alerts(world)["ticker:HLVP"].id == hlvp.id
 
