@@ -96,6 +96,11 @@ class Article(Base):
     updated_at: Mapped[datetime] = _now()
     content_hash: Mapped[str] = mapped_column(String(64))
     tickers: Mapped[list[str]] = mapped_column(server_default=text("'{}'::text[]"))
+    flags: Mapped[list[str]] = mapped_column(
+        server_default=text("'{}'::text[]"),
+        comment="repairs made while normalising: title_truncated, title_from_summary, "
+        "summary_truncated, link_dropped, guid_too_long, date_missing, date_future",
+    )
 
     feeds: Mapped[list[Feed]] = relationship(secondary="article_feed", viewonly=True)
 
@@ -350,6 +355,10 @@ class FeedFetch(Base):
     updated: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     duplicates: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     rejected: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    flags: Mapped[dict[str, Any]] = mapped_column(
+        server_default=text("'{}'::jsonb"),
+        comment='entries per repair flag in this fetch, e.g. {"title_truncated": 1}',
+    )
     bozo: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     bozo_reason: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)

@@ -77,7 +77,7 @@ class ArticleRecord:
                 "title": self.title, "summary": self.summary,
                 "published_at": self.published_at, "date_flag": self.date_flag,
                 "content_hash": self.content_hash, "tickers": self.tickers,
-                "fetched_at": fetched_at}
+                "flags": self.flags, "fetched_at": fetched_at}
 
 
 class Watchlist:

@@ -176,6 +176,7 @@ def _store(conn, feed: FeedState, collected: Collected, run_id: int | None) -> d
     fetched, parsed = collected.fetched, collected.parsed
     records = collected.records
     kept = [r for r in records if r is not None]
+    flags = Counter(flag for r in kept for flag in r.flags)
     counts = {"items": len(records), "new": 0, "updated": 0, "duplicates": 0,
               "rejected": len(records) - len(kept),
               "flagged": sum(1 for r in kept if r.flags)}
@@ -203,9 +204,8 @@ def _store(conn, feed: FeedState, collected: Collected, run_id: int | None) -> d
         bozo=bool(parsed and parsed.bozo), bozo_reason=parsed.bozo_reason if parsed else None,
         error=error, items_seen=counts["items"], new=counts["new"], updated=counts["updated"],
         duplicates=counts["duplicates"], rejected=counts["rejected"],
-        duration_ms=int((time.monotonic() - collected.started) * 1000),
+        flags=dict(flags), duration_ms=int((time.monotonic() - collected.started) * 1000),
     ))
-    flags = Counter(flag for r in kept for flag in r.flags)
     log.info("feed=%s status=%s items=%d new=%d updated=%d duplicates=%d rejected=%d bozo=%s%s%s",
              feed.name, fetched.status, counts["items"], counts["new"], counts["updated"],
              counts["duplicates"], counts["rejected"], bool(parsed and parsed.bozo),

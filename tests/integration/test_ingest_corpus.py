@@ -66,6 +66,11 @@ def test_corpus_file_stored_and_recorded(db, server, case: CorpusFeed):
         assert len(stored) == expect["Expect-count"]
     if "Expect-title-max" in expect:
         assert max(len(a["title"]) for a in stored) <= expect["Expect-title-max"]
+    for flag in expect.get("Expect-flags", []):
+        assert any(flag in a["flags"] for a in stored), flag
+        assert fetch["flags"][flag] >= 1, fetch["flags"]
+    if not expect.get("Expect-flags"):
+        assert all(a["flags"] == [] or a["date_flag"] for a in stored)
     assert fetch["items_seen"] == (len(stored) + expect.get("Expect-rejected", 0)
                                    + expect.get("Expect-duplicates", 0))
     assert fetch["new"] == len(stored)
