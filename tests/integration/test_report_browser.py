@@ -7,7 +7,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from analyst_data import load_week
+from analyst_data import empty_tables, load_week
 from PIL import Image
 
 from sentinel.report.render import write_report
@@ -28,8 +28,6 @@ def find_chromium() -> str | None:
 def opened(engine, tmp_path_factory):
     """The report of a week with a burst and hostile headlines, as Chromium sees it (once for
     the module: two browser runs, then the tables are emptied as the ``db`` fixture does)."""
-    from conftest import empty_tables
-
     chromium = find_chromium()
     if chromium is None:
         pytest.skip("no chromium on PATH; install it with `apt-get install -y chromium` "
