@@ -190,14 +190,12 @@ def feeds_add(url: Annotated[str, typer.Argument(help="The feed's http(s) URL.")
 @feeds_app.command("check")
 @cli_errors
 def feeds_check(url: Annotated[str, typer.Argument(help="The feed URL to try.")],
-                name: Annotated[str, typer.Option(
-                    "--name", help="Feed name that scopes its local guids.")] = "check",
                 limit: Annotated[int, typer.Option(help="Entries to show.")] = 20) -> None:
     """Fetch and parse one feed and show what would be stored, without storing anything."""
     from sentinel.ingest.commands import check_feed
     from sentinel.settings import get_settings
 
-    report = check_feed(url, get_settings(), name=name, limit=limit)
+    report = check_feed(url, get_settings(), limit=limit)
     typer.echo(report.text)
     if not report.ok:
         raise typer.Exit(1)

@@ -113,12 +113,12 @@ class CheckReport:
     text: str
 
 
-def check_feed(url: str, settings: Settings, name: str = "check", limit: int = 20) -> CheckReport:
+def check_feed(url: str, settings: Settings, limit: int = 20) -> CheckReport:
     """Fetch + parse + normalise ``url`` and describe what would be stored; stores nothing."""
     extra = (settings.data_dir / "sample-feeds",)
     options = IngestOptions.from_settings(settings, extra)
     with make_client(options.fetch, max_connections=1) as client:
-        collected = collect_feed(client, FeedState(id=0, name=name, url=url), options)
+        collected = collect_feed(client, FeedState(id=0, name="check", url=url), options)
     fetched, parsed = collected.fetched, collected.parsed
     lines = [f"{url}: HTTP {fetched.status or '-'}"
              + (f" (after redirects: {fetched.final_url})"
@@ -150,5 +150,6 @@ def check_feed(url: str, settings: Settings, name: str = "check", limit: int = 2
                      + (f"  flags: {', '.join(record.flags)}" if record.flags else ""))
     if len(unique) > limit:
         lines.append(f"... and {len(unique) - limit} more (--limit to show more)")
-    lines.append("(nothing was stored)")
+    lines.append("(nothing was stored; stored identities of local guids name the feed's id, "
+                 "not feed-0)")
     return CheckReport(True, "\n".join(lines))

@@ -6,7 +6,7 @@ is no longer fetched. Syncing never resets fetch state, except that a feed whose
 starts afresh (no validators, enabled again, e.g. after its old URL answered 410 Gone).
 
     feeds:
-      - name: ledger-wire                 # unique; scopes guids such as "1234"
+      - name: ledger-wire                 # unique; renaming keeps the feed's row
         url: https://ledgerwire.example.net/rss
         tags: {publisher: Ledger Wire, region: US, language: en, tickers: [LDGR]}
 """
@@ -140,9 +140,21 @@ def load_watchlist(path: Path) -> dict[str, str]:
 
 
 def sync_feeds(conn: Connection, feeds: list[FeedConfig]) -> dict[str, int]:
-    """Upsert the configured feeds by name; returns name -> feed id. Fetch state is kept."""
+    """Upsert the configured feeds by name; returns name -> feed id. Fetch state is kept.
+
+    A feed renamed in the file (same URL, a name the table does not know yet) keeps its row, so
+    its history, links and guid scope stay.
+    """
     if not feeds:
         return {}
+    names = {f.name for f in feeds}
+    by_url = {f.url: f.name for f in feeds}
+    taken = set(conn.scalars(sa.select(Feed.name).where(Feed.name.in_(names))))
+    renamed = conn.execute(sa.select(Feed.id, Feed.url).where(
+        Feed.url.in_(list(by_url)), Feed.name.not_in(names))).all()
+    for row in renamed:
+        if by_url[row.url] not in taken:
+            conn.execute(sa.update(Feed).where(Feed.id == row.id).values(name=by_url[row.url]))
     stmt = insert(Feed).values([f.model_dump() for f in feeds])
     moved = Feed.url != stmt.excluded.url
     stmt = stmt.on_conflict_do_update(

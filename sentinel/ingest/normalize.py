@@ -5,8 +5,9 @@ Identity rule (what makes two entries "the same story"):
 1. a guid that is an absolute http(s) URL -> ``url:<canonical URL of the guid>`` (global);
 2. a guid that is globally unique by construction (``tag:`` URIs, ``urn:uuid:``) ->
    ``guid:<guid>`` (global);
-3. any other guid (``1234``, ``post-77``) -> ``guid:<feed name>:<guid>``: scoped to the feed,
-   because two publishers may both number their stories from 1;
+3. any other guid (``1234``, ``post-77``) -> ``guid:feed-<feed id>:<guid>``: scoped to the
+   feed, because two publishers may both number their stories from 1 (the id, not the name,
+   so renaming a feed in feeds.yaml changes nothing);
 4. no guid: the canonical link -> ``url:<canonical URL>`` (global);
 5. neither: ``hash:<sha256 of title + summary>`` (global).
 
@@ -99,7 +100,7 @@ class Watchlist:
 class NormalizeContext:
     """What normalising one feed's entries needs to know besides the entries."""
 
-    feed_name: str
+    scope: str  # what scopes local guids: "feed-<feed id>"
     fetched_at: datetime
     feed_url: str | None = None
     future_skew: timedelta = timedelta(hours=24)
@@ -232,7 +233,7 @@ def _short_key(prefix: str, value: str) -> str:
     return f"{prefix}sha256:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
-def article_identity(guid: str | None, url: str | None, digest: str, feed_name: str) -> str:
+def article_identity(guid: str | None, url: str | None, digest: str, scope: str) -> str:
     """The identity rule of the module docstring."""
     if guid:
         as_url = canonical_url(guid) if guid[:4].lower() == "http" else None
@@ -240,7 +241,7 @@ def article_identity(guid: str | None, url: str | None, digest: str, feed_name: 
             return _short_key("url:", as_url)
         if GLOBAL_GUID.match(guid):
             return _short_key("guid:", guid)
-        return _short_key(f"guid:{feed_name}:", guid)
+        return _short_key(f"guid:{scope}:", guid)
     if url:
         return _short_key("url:", url)
     return f"hash:{digest}"
@@ -294,7 +295,7 @@ def normalize_entry(entry: Mapping, ctx: NormalizeContext) -> ArticleRecord | No
     if date_flag:
         flags.append(f"date_{date_flag}")
     return ArticleRecord(
-        identity=article_identity(guid, url, digest, ctx.feed_name),
+        identity=article_identity(guid, url, digest, ctx.scope),
         guid=guid[:MAX_KEY_CHARS] if guid else None, url=url, title=title, summary=summary,
         published_at=published_at, date_flag=date_flag, content_hash=digest,
         tickers=extract_tickers(f"{title} {summary}", ctx.watchlist, ctx.default_tickers),

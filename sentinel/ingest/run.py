@@ -143,7 +143,7 @@ def collect_feed(client: httpx.Client, feed: FeedState, options: IngestOptions,
         collected.error = fetched.error
         return collected
     context = NormalizeContext(
-        feed_name=feed.name, fetched_at=collected.fetched_at,
+        scope=f"feed-{feed.id}", fetched_at=collected.fetched_at,
         feed_url=fetched.final_url or feed.url, future_skew=options.future_skew,
         watchlist=options.watchlist, default_tickers=tuple(feed.tags.get("tickers") or ()))
     try:

@@ -102,14 +102,14 @@ def test_add_refuses_duplicates_and_bad_input(run, server, tmp_path):
 
 
 def test_check_shows_what_would_be_stored_and_stores_nothing(run, server, db):
-    result = run("feeds", "check", server.url("/good.xml"), "--name", "w")
+    result = run("feeds", "check", server.url("/good.xml"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "HTTP 200" in out and "format: rss20; bozo: no" in out
     assert "would store 2 articles" in out
     assert "Orrin Motors ($ORRN) recalls SUVs" in out and "tickers: ORRN" in out
-    assert "url: https://w.example/1 " in out + " " and "identity: guid:w:w-1" in out
-    assert "(missing)" in out and "(nothing was stored)" in out
+    assert "url: https://w.example/1 " in out + " " and "identity: guid:feed-0:w-1" in out
+    assert "(missing)" in out and "(nothing was stored;" in out
     assert count(db, "article") == 0 and count(db, "feed") == 0
 
 

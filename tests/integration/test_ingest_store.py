@@ -76,9 +76,22 @@ def test_same_guid_in_two_publishers_feeds_is_two_stories(db, server):
     assert ingest(db, feeds)["new"] == 4
     assert titles(db, "first-publisher") == ["Kestrel Bank hires", "Kestrel Bank profit up"]
     assert titles(db, "second-publisher") == ["Fenwick Foods hires", "Fenwick Foods profit down"]
+    first, second = feed_row(db, "first-publisher")["id"], feed_row(db, "second-publisher")["id"]
     identities = sorted(a["identity"] for a in articles(db))
-    assert identities == ["guid:first-publisher:1234", "guid:first-publisher:1235",
-                          "guid:second-publisher:1234", "guid:second-publisher:1235"]
+    assert identities == sorted([f"guid:feed-{first}:1234", f"guid:feed-{first}:1235",
+                                 f"guid:feed-{second}:1234", f"guid:feed-{second}:1235"])
+
+
+def test_renaming_a_feed_keeps_its_row_and_its_stories(db, server):
+    url = server.route("/feed.xml", Reply(body=rss({"title": "Kestrel Bank profit up",
+                                                     "guid": "1234"})))
+    assert ingest(db, {"old-name": url})["new"] == 1
+    before = feed_row(db, "old-name")
+    totals = ingest(db, {"new-name": url})
+    assert totals["new"] == 0 and totals["duplicates"] == 1
+    after = feed_row(db, "new-name")
+    assert after["id"] == before["id"] and after["last_success_at"] >= before["last_success_at"]
+    assert titles(db, "new-name") == ["Kestrel Bank profit up"] and len(articles(db)) == 1
 
 
 def test_changed_title_updates_the_article_and_makes_its_classification_stale(db, server):

@@ -60,7 +60,7 @@ def test_corpus_file(case: CorpusFeed):
         assert parsed.bozo == (expect["Expect-bozo"] == "yes"), parsed.bozo_reason
     if "Expect-reason" in expect:
         assert expect["Expect-reason"] in f"{parsed.bozo_reason} {parsed.error}"
-    context = NormalizeContext(feed_name=case.name, fetched_at=NOW,
+    context = NormalizeContext(scope=case.name, fetched_at=NOW,
                                feed_url="https://feeds.example.com/feed.xml",
                                future_skew=timedelta(hours=24))
     records = [normalize_entry(entry, context) for entry in parsed.entries]

@@ -124,13 +124,13 @@ def test_truncate_at_a_word_boundary():
 def test_entry_whose_guid_is_not_a_link_keeps_no_fake_link():
     # feedparser copies an RSS permalink guid ("1234") into `link`
     entry = {"title": "T", "id": "1234", "link": "1234", "guidislink": True}
-    record = normalize_entry(entry, NormalizeContext(feed_name="f", fetched_at=NOW,
+    record = normalize_entry(entry, NormalizeContext(scope="feed-7", fetched_at=NOW,
                                                      feed_url="https://pub.example/rss"))
-    assert record.url is None and record.identity == "guid:f:1234"
+    assert record.url is None and record.identity == "guid:feed-7:1234"
 
 
 def test_entry_without_text_is_rejected_and_changed_text_changes_the_hash():
-    context = NormalizeContext(feed_name="f", fetched_at=NOW)
+    context = NormalizeContext(scope="f", fetched_at=NOW)
     assert normalize_entry({"link": "https://a.example/x"}, context) is None
     one = normalize_entry({"title": "A", "id": "1"}, context)
     two = normalize_entry({"title": "B", "id": "1"}, context)

@@ -127,7 +127,7 @@ def test_parse_pool_falls_back_to_threads_where_processes_cannot_start(monkeypat
         raise AssertionError("daemonic processes are not allowed to have children")
 
     monkeypatch.setattr(pool.executor, "submit", refuse)
-    context = NormalizeContext(feed_name="f", fetched_at=datetime.now(UTC))
+    context = NormalizeContext(scope="f", fetched_at=datetime.now(UTC))
     batch = pool.run(RSS, context)
     assert [r.title for r in batch.records] == ["Story"]
     assert pool.executor is None and "parsing in threads" in caplog.text
