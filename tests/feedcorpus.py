@@ -13,7 +13,7 @@ Expect-summaries       the stored summaries
 Expect-published       the stored publication times (ISO 8601, UTC)
 Expect-date-flags      the stored date flags (null, "missing" or "future")
 Expect-tickers         the stored tickers of each article
-Expect-identities      each article's identity, by prefix; ``{feed}`` stands for the feed name
+Expect-identities      each article's identity, by prefix; ``{feed}`` stands for the guid scope
 Expect-title-prefixes  each stored title starts with this
 Expect-title-max       no stored title is longer
 Expect-count           how many articles are stored
