@@ -27,6 +27,10 @@ demo: venv
 test: venv
 	$(PY) -m pytest
 
+# Airflow standalone with dags/, the embedded (or configured) PostgreSQL, the gpu pool; Ctrl-C stops it.
+airflow: venv
+	VENV=$(VENV) scripts/airflow-local.sh
+
 lint: venv
 	$(BIN)/ruff check sentinel tests dags bench
 

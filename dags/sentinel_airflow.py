@@ -91,11 +91,12 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """Airflow's (pendulum) datetimes as plain UTC datetimes, the type Sentinel takes."""
-    if value is None:
-        return None
-    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
+def interval_end(data_interval_end: datetime | None, dag_run: Any) -> datetime:
+    """The "now" a task hands to Sentinel: the end of the run's data interval, or, for a manual
+    run without a logical date, the time it was triggered for. Fixed per run, so a retried or
+    cleared task sees the same time; plain UTC, the type Sentinel takes (not pendulum)."""
+    when = data_interval_end if data_interval_end is not None else dag_run.run_after
+    return datetime.fromtimestamp(when.timestamp(), tz=UTC)
 
 
 def parse_time(name: str, value: str | None) -> datetime | None:

@@ -1,9 +1,10 @@
 """Sentinel's pipeline, every 15 minutes: **ingest -> classify -> detect -> notify**.
 
 Each task calls one function of `sentinel.pipeline` (the same ones `sentinel run --once` calls)
-with the run's `data_interval_end` as "now", so a rerun of the same interval upserts instead of
-duplicating: articles are unique by identity, a classification by (article, model), an alert
-notification by (alert, kind, interval). XComs carry only the stage's counts.
+with the run's `data_interval_end` as "now" (for a manual run without a logical date: the time
+it was triggered for), so a rerun of the same interval upserts instead of duplicating: articles
+are unique by identity, a classification by (article, model), an alert notification by (alert,
+kind, interval). XComs carry only the stage's counts.
 
 * `classify` runs in the `gpu` pool (one slot) and on the `gpu` queue, so a Celery or
   Kubernetes deployment can send it to GPU workers while the other stages stay on CPU workers.
@@ -24,8 +25,8 @@ from sentinel_airflow import (
     GPU_QUEUE,
     START_DATE,
     Tag,
-    as_utc,
     engine_and_settings,
+    interval_end,
     xcom_summary,
 )
 
@@ -44,28 +45,32 @@ EVERY_15_MINUTES = CronTriggerTimetable("*/15 * * * *", timezone="UTC",
 )
 def sentinel_pipeline() -> None:
     @task(execution_timeout=timedelta(minutes=10))
-    def ingest(data_interval_end=None) -> dict:
+    def ingest(data_interval_end=None, dag_run=None) -> dict:
         from sentinel.pipeline import run_ingest
 
-        return xcom_summary(run_ingest(*engine_and_settings(), now=as_utc(data_interval_end)))
+        now = interval_end(data_interval_end, dag_run)
+        return xcom_summary(run_ingest(*engine_and_settings(), now=now))
 
     @task(pool=GPU_POOL, queue=GPU_QUEUE, trigger_rule="none_failed")
-    def classify(data_interval_end=None) -> dict:
+    def classify(data_interval_end=None, dag_run=None) -> dict:
         from sentinel.pipeline import run_classify
 
-        return xcom_summary(run_classify(*engine_and_settings(), now=as_utc(data_interval_end)))
+        now = interval_end(data_interval_end, dag_run)
+        return xcom_summary(run_classify(*engine_and_settings(), now=now))
 
     @task(trigger_rule="none_failed")
-    def detect(data_interval_end=None) -> dict:
+    def detect(data_interval_end=None, dag_run=None) -> dict:
         from sentinel.pipeline import run_detect
 
-        return xcom_summary(run_detect(*engine_and_settings(), now=as_utc(data_interval_end)))
+        now = interval_end(data_interval_end, dag_run)
+        return xcom_summary(run_detect(*engine_and_settings(), now=now))
 
     @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=10))
-    def notify(data_interval_end=None) -> dict:
+    def notify(data_interval_end=None, dag_run=None) -> dict:
         from sentinel.pipeline import run_notify
 
-        return xcom_summary(run_notify(*engine_and_settings(), now=as_utc(data_interval_end)))
+        now = interval_end(data_interval_end, dag_run)
+        return xcom_summary(run_notify(*engine_and_settings(), now=now))
 
     ingest() >> classify() >> detect() >> notify()
 

@@ -169,3 +169,20 @@ def test_backfill_reclassifies_a_range_with_another_model(
     again = dagbag.dags["sentinel_backfill"].test(logical_date=None, run_conf=conf)
     assert task_states(again) == states
     assert verdicts() == after
+
+
+def test_manual_run_without_logical_date_uses_its_trigger_time(
+        dagbag, no_retries, db, sentinel_env, sample_feeds):
+    """`airflow dags trigger` gives no data interval; the run's own time stands in for it, so
+    a retried task still sees the same "now"."""
+    triggered = last_quarter_hour() + timedelta(minutes=7, seconds=30)
+    sample_feeds(triggered)
+
+    run = dagbag.dags["sentinel_pipeline"].test(logical_date=None, run_after=triggered)
+
+    assert run.data_interval_end is None
+    assert task_states(run)["ingest"] == "success", task_states(run)
+    with db.connect() as conn:
+        ends = conn.execute(sa.text("SELECT stage, interval_end FROM pipeline_run")).all()
+    assert {stage for stage, _ in ends} == {"ingest", "classify", "detect", "notify"}
+    assert {end for _, end in ends} == {triggered}
