@@ -216,6 +216,29 @@ def _default_text(name: str, field: object) -> str:
     return "" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
 
 
+# Not Sentinel settings: what docker-compose.yml (and `make airflow`) read, listed so that one
+# .env.example covers the stack. Name, default ("" = none), meaning.
+DEPLOY_VARIABLES = [
+    ("POSTGRES_PASSWORD", "", "docker compose, required: password of the 'sentinel' role "
+     "(owner of Sentinel's database; URL-safe characters)."),
+    ("AIRFLOW_DB_PASSWORD", "", "docker compose, required: password of the 'airflow' role "
+     "(Airflow's metadata database; URL-safe characters)."),
+    ("AIRFLOW_JWT_SECRET", "", "docker compose, required: secret every Airflow component "
+     "shares to sign task tokens (any long random string)."),
+    ("AIRFLOW_FERNET_KEY", "", "docker compose: Fernet key encrypting Airflow connections "
+     "(python -c 'from cryptography.fernet import Fernet; "
+     "print(Fernet.generate_key().decode())')."),
+    ("AIRFLOW_PORT", "8080", "Port of the Airflow UI and API (docker compose and make airflow)."),
+    ("POSTGRES_PORT", "5433", "docker compose: host port (127.0.0.1 only) of the PostgreSQL "
+     "service, for analysts."),
+    ("AIRFLOW_CPU_WORKER_QUEUES", "default,gpu", "docker compose: queues the CPU worker takes; "
+     "set to 'default' when the gpu profile's worker runs."),
+    ("AIRFLOW_WORKER_CONCURRENCY", "4", "docker compose: tasks a CPU worker runs at once."),
+    ("TORCH_INDEX_URL", "https://download.pytorch.org/whl/cpu", "docker compose build: where "
+     "torch==2.13.0 comes from (the GPU worker always builds from PyPI's CUDA wheel)."),
+]
+
+
 def render_env_example() -> str:
     """The .env.example text: every setting, commented out, with its description and default."""
     lines = ["# Sentinel settings: copy to .env (or export) and uncomment what you change.",
@@ -223,6 +246,10 @@ def render_env_example() -> str:
     for name, field in Settings.model_fields.items():
         lines.append(f"# {field.description}")
         lines.append(f"# SENTINEL_{name.upper()}={_default_text(name, field)}")
+    lines += ["", "# --- Deployment (docker-compose.yml, make airflow); Sentinel itself ignores "
+              "these ---", ""]
+    for name, default, meaning in DEPLOY_VARIABLES:
+        lines += [f"# {meaning}", f"# {name}={default}"]
     return "\n".join(lines) + "\n"
 
 
