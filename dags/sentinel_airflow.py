@@ -46,8 +46,10 @@ def report_failure(context: dict[str, Any]) -> None:
     """
     ti = context["ti"]
     error = context.get("exception")
-    text = (f"Sentinel: task `{ti.task_id}` of DAG `{ti.dag_id}` failed after {ti.try_number} "
-            f"tries (run `{ti.run_id}`): {type(error).__name__ if error else 'error'}: {error}")
+    reason = f"{type(error).__name__}: {error}" if error else "no exception recorded"
+    reason = reason[:500].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = (f"Sentinel: task `{ti.task_id}` of DAG `{ti.dag_id}` failed on try {ti.try_number} "
+            f"(run `{ti.run_id}`): {reason}")
     log.error("%s", text)
     try:
         from sentinel.settings import get_settings

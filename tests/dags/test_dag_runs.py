@@ -117,7 +117,8 @@ def test_backfill_rejects_an_empty_range_and_says_why(dagbag, no_retries, db, se
 
     assert task_states(run) == {"reclassify": "failed", "reaggregate": "upstream_failed"}
     (post,) = slack_server.messages
-    assert "`reclassify`" in post["text"] and "expected since < until" in post["text"], post
+    # Slack's escaping: the channel shows "expected since < until"
+    assert "`reclassify`" in post["text"] and "expected since &lt; until" in post["text"], post
     with db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM pipeline_run")) == 0
 
