@@ -4,18 +4,20 @@ For one feed's batch:
 
 1. records repeating an identity already in the batch are duplicates (the first one wins:
    feeds list their newest version first);
-2. one SELECT finds the articles that already exist by identity or by canonical URL, with each
-   one's first source (the feed that stored it first);
+2. one SELECT finds the articles that already exist, by identity or by canonical URL, with each
+   one's content hash, its first source (the feed that stored it first) and whether it is
+   linked to this feed already;
 3. a record whose identity is new but whose (non-root) canonical URL belongs to an article first
    stored by *another* feed is that story carried by this feed: it is only linked to it. (Within
    one feed, distinct guids sharing a URL stay distinct items, e.g. a recurring "markets wrap".)
-4. everything else goes through one multi-row ``INSERT ... ON CONFLICT (identity) DO UPDATE``
-   that writes only when the title or summary changed (new ``content_hash``, which makes the
-   article's classifications stale) *and* this feed is the article's first source, so two feeds
-   carrying one story with different headlines never overwrite each other on every run;
-5. one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` links every record's article to the feed.
+4. new records, and records whose title or summary changed (a new ``content_hash``, which makes
+   the article's classifications stale) coming from the article's first source, go through one
+   multi-row ``INSERT ... ON CONFLICT (identity) DO UPDATE``; a changed headline from another
+   feed carrying the story is not written, so two feeds never overwrite each other every run;
+5. one multi-row insert links the articles not yet linked to the feed.
 
-Rerunning the same batch inserts and updates nothing.
+Unchanged entries, the bulk of every fetch after the first, cost only the SELECT: rerunning
+the same batch inserts and updates nothing.
 """
 
 from __future__ import annotations
@@ -71,14 +73,16 @@ def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
     conn.execute(sa.text("SET LOCAL jit = off; SET LOCAL synchronous_commit = off"))
     identities = [r.identity for r in unique]
     urls = [r.url for r in unique if r.url and not is_root_url(r.url)]
+    linked = sa.exists().where(ArticleFeed.article_id == Article.id,
+                               ArticleFeed.feed_id == feed_id)
     existing = conn.execute(
-        sa.select(Article.id, Article.identity, Article.url,
-                  _first_source_of(Article.id).label("source"))
+        sa.select(Article.id, Article.identity, Article.url, Article.content_hash,
+                  _first_source_of(Article.id).label("source"), linked.label("linked"))
         .where(sa.or_(Article.identity.in_(identities), Article.url.in_(urls)))
         .order_by(Article.id)
     ).all()
-    known = {row.identity for row in existing}
-    carried: dict[str, int] = {}  # URL -> an article first stored by another feed
+    by_identity = {row.identity: row for row in existing}
+    carried: dict[str, sa.Row] = {}  # URL -> an article first stored by another feed
     own_urls: set[str] = set()  # URLs of articles this feed stored first
     for row in existing:
         if not row.url:
@@ -86,17 +90,21 @@ def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
         if row.source == feed_id:
             own_urls.add(row.url)
         else:
-            carried.setdefault(row.url, row.id)
+            carried.setdefault(row.url, row)
 
-    upserts, linked_only = [], []
+    upserts, to_link = [], set()
     for record in unique:
-        url = record.url
-        if (record.identity not in known and url in carried and url not in own_urls
-                and not is_root_url(url)):
-            linked_only.append(carried[url])
-        else:
-            upserts.append(record)
-    counts["duplicates"] += len(linked_only)
+        row = by_identity.get(record.identity)
+        if row is None and record.url in carried and record.url not in own_urls \
+                and not is_root_url(record.url):
+            row = carried[record.url]  # the same story, stored first by another feed
+        elif row is None or (row.content_hash != record.content_hash
+                             and row.source in (None, feed_id)):
+            upserts.append(record)  # new, or changed by the feed that stored it first
+            continue
+        counts["duplicates"] += 1
+        if not row.linked:
+            to_link.add(row.id)
 
     if upserts:
         upserts.sort(key=lambda r: r.identity)  # one lock order for concurrent writers
@@ -109,15 +117,16 @@ def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
                   "flags": stmt.excluded.flags,
                   "url": sa.func.coalesce(stmt.excluded.url, Article.url),
                   "updated_at": sa.func.now()},
-            where=sa.and_(changed, _first_source(feed_id)),
+            where=sa.and_(changed, _first_source(feed_id)),  # rechecked: another run may race
         ).returning(Article.id, sa.literal_column("xmax = 0").label("inserted"))
         written = conn.execute(stmt, [r.row(fetched_at) for r in upserts]).all()
         counts["new"] = sum(1 for row in written if row.inserted)
         counts["updated"] = len(written) - counts["new"]
         counts["duplicates"] += len(upserts) - len(written)
+        to_link.update(row.id for row in written)
 
-    articles = sa.select(Article.id, sa.literal(feed_id)).where(
-        sa.or_(Article.identity.in_(identities), Article.id.in_(linked_only)))
-    conn.execute(insert(ArticleFeed).from_select(["article_id", "feed_id"], articles)
-                 .on_conflict_do_nothing())
+    if to_link:
+        conn.execute(insert(ArticleFeed).on_conflict_do_nothing(),
+                     [{"article_id": article_id, "feed_id": feed_id}
+                      for article_id in sorted(to_link)])
     return counts
