@@ -86,15 +86,38 @@ def load_texts(n: int, seed: int) -> tuple[list[str], str]:
     return texts[:n], source
 
 
-def timed(fn, texts: list[str], warmup: int = 32) -> tuple[float, object]:
-    fn(texts[:warmup])
-    if torch.cuda.is_available():
+def sync(device: str) -> None:
+    if device == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
-    result = fn(texts)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return len(texts) / (time.perf_counter() - start), result
+
+
+def measure(methods: dict, rounds: int, device: str) -> tuple[dict, dict]:
+    """Time every method on the same slices, interleaved round by round (the order rotates), so
+    that a busy machine slows all of them alike. Returns texts/s and concatenated outputs."""
+    for fn, texts in methods.values():  # warm-up: kernels, caches, lazy imports
+        fn(texts[:16])
+    sync(device)
+    seconds = dict.fromkeys(methods, 0.0)
+    outputs: dict[str, list] = {name: [] for name in methods}
+    names = list(methods)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            fn, texts = methods[name]
+            bounds = np.linspace(0, len(texts), rounds + 1).astype(int)
+            part = texts[bounds[r] : bounds[r + 1]]
+            start = time.perf_counter()
+            outputs[name].append((r, fn(part)))
+            sync(device)
+            seconds[name] += time.perf_counter() - start
+    rates = {name: len(methods[name][1]) / seconds[name] for name in methods}
+    joined = {
+        name: {
+            t: np.concatenate([o[t] for _, o in sorted(parts, key=lambda x: x[0])])
+            for t in parts[0][1]
+        }
+        for name, parts in outputs.items()
+    }
+    return rates, joined
 
 
 def naive_fn(model, tokenizer, device: str):
@@ -185,6 +208,7 @@ def main() -> None:
     parser.add_argument("--token-budget", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -205,22 +229,22 @@ def main() -> None:
     if device == "cuda":
         print(f"gpu={torch.cuda.get_device_name(0)} torch={torch.__version__}")
 
-    rate, fast = timed(clf.predict_proba, texts)
-    print(f"engine ({clf.precision}, buckets + token budget): {rate:9.1f} texts/s")
-
     reference = load_classifier(args.model, device=device, precision="fp32", token_budget=budget)
-    ref_rate, ref = timed(reference.predict_proba, base_texts)
-    print(f"engine fp32 (reference):                 {ref_rate:9.1f} texts/s")
-
-    model, tokenizer, _ = load_multitask(args.model)
-    naive_rate, naive = timed(naive_fn(model, tokenizer, device), base_texts, warmup=16)
+    methods = {
+        "engine": (clf.predict_proba, texts),
+        "fp32": (reference.predict_proba, base_texts),
+        "naive": (naive_fn(*load_multitask(args.model)[:2], device), base_texts),
+    }
+    if not args.skip_pipeline:
+        methods["pipeline"] = (pipeline_fn(*load_multitask(args.model)[:2], device), base_texts)
+    rates, out = measure(methods, args.rounds, device)
+    rate, fast, ref, naive = rates["engine"], out["engine"], out["fp32"], out["naive"]
+    naive_rate, pipe_rate = rates["naive"], rates.get("pipeline", float("nan"))
+    print(f"engine ({clf.precision}, buckets + token budget): {rate:9.1f} texts/s")
+    print(f"engine fp32 (reference):                 {rates['fp32']:9.1f} texts/s")
     print(f"naive (a) max_length=128, batch 16, fp32: {naive_rate:9.1f} texts/s")
-    if args.skip_pipeline:
-        pipe_rate = float("nan")
-    else:
-        model, tokenizer, _ = load_multitask(args.model)
-        pipe_rate, _ = timed(pipeline_fn(model, tokenizer, device), base_texts, warmup=8)
-        print(f"pipeline (b) one text at a time, fp32:    {pipe_rate:9.1f} texts/s")
+    print(f"pipeline (b) one text at a time, fp32:    {pipe_rate:9.1f} texts/s")
+    model, tokenizer, _ = load_multitask(args.model)
 
     agreement = {}
     for task in clf.tasks:

@@ -257,7 +257,8 @@ def train_command(
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 8e-5,
     warmup_ratio: Annotated[float, typer.Option(help="Share of steps for linear warm-up.")] = 0.06,
     max_length: Annotated[int, typer.Option(help="Tokens per training text.")] = 128,
-    class_weighting: Annotated[str, typer.Option(help="none, sqrt or inverse class weights.")] = "sqrt",
+    class_weighting: Annotated[str, typer.Option(help="none, sqrt or inverse class weights, or per "
+                                                 "task: sentiment=none,topic=sqrt.")] = "sqrt",
     patience: Annotated[int, typer.Option(help="Epochs without dev improvement before stopping.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,

