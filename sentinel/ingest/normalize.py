@@ -36,15 +36,12 @@ DROP_ELEMENTS = re.compile(
 )
 COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 TAG = re.compile(r"</?[A-Za-z!?][^<>]*>")
-SPACE = re.compile(r"\s+")
 # NUL and other C0/C1 controls, lone surrogates and non-characters: PostgreSQL rejects NUL,
 # the others are noise (tab and newlines fold into spaces later).
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-TRACKING = re.compile(
-    r"^(utm_\w*|fbclid|gclid|gclsrc|dclid|msclkid|yclid|twclid|mc_cid|mc_eid|igshid|_hsenc|_hsmi"
-    r"|mkt_tok|ref_src|oly_enc_id|oly_anon_id|vero_id|wt\.mc_id|cmpid|spm)$",
-    re.I,
-)
+TRACKING_NAMES = frozenset({"fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "twclid",
+                            "mc_cid", "mc_eid", "igshid", "mkt_tok", "ref_src", "vero_id",
+                            "wt.mc_id", "cmpid", "spm"})
 TRACKING_QUERY = re.compile(
     r"(?:^|&)(?:utm_|fbclid|gclid|gclsrc|dclid|msclkid|yclid|twclid|mc_[ce]id|igshid|_hs|mkt_tok|"
     r"ref_src|oly_|vero_id|wt\.mc_id|cmpid|spm)", re.I
@@ -55,6 +52,8 @@ EXCHANGE = re.compile(
     r"\b(?:NASDAQ|Nasdaq|NYSE(?:\s?American|\s?Arca)?|AMEX|LSE|LON|TSX|TSXV|ASX|XETRA|ETR|"
     r"Euronext|EPA|FRA|HKEX|TYO|SGX|NSE|BSE|OTC(?:QX|QB)?)\s*:\s*([A-Z]{1,5}(?:\.[A-Z]{1,2})?)\b"
 )
+EXCHANGE_WORDS = ("NASDAQ", "Nasdaq", "NYSE", "AMEX", "LSE", "LON", "TSX", "ASX", "XETRA", "ETR",
+                  "Euronext", "EPA", "FRA", "HKEX", "TYO", "SGX", "NSE", "BSE", "OTC")
 GLOBAL_GUID = re.compile(r"^(tag:[^,\s]+,\d{4}|urn:uuid:)", re.I)
 
 
@@ -82,18 +81,24 @@ class ArticleRecord:
 
 
 class Watchlist:
-    """Company names -> tickers, matched as whole words, case-insensitively, in one regex."""
+    """Company names -> tickers, matched as whole words, case-insensitively.
+
+    A substring test on the case-folded text picks the candidate names (fast, in C); only those
+    are checked for word boundaries.
+    """
 
     def __init__(self, names: Mapping[str, str] | None = None) -> None:
-        self.tickers = {name.casefold(): ticker.upper() for name, ticker in (names or {}).items()}
-        ordered = sorted(self.tickers, key=len, reverse=True)
-        self.pattern = (re.compile(r"\b(" + "|".join(map(re.escape, ordered)) + r")\b", re.I)
-                        if ordered else None)
+        self.tickers = {name.casefold(): ticker.upper() for name, ticker in (names or {}).items()
+                        if name.strip()}
+        self.words = {name: re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+                      for name in self.tickers}
 
     def find(self, text: str) -> set[str]:
-        if self.pattern is None:
+        if not self.tickers:
             return set()
-        return {self.tickers[m.casefold()] for m in self.pattern.findall(text)}
+        folded = text.casefold()
+        return {self.tickers[name] for name, word in self.words.items()
+                if name in folded and word.search(folded)}
 
 
 @dataclass
@@ -133,7 +138,7 @@ def clean_text(value: str | None) -> str:
     if "<" in text:
         text = _strip_markup(text)
     text = CONTROL.sub("", text)
-    return SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def truncate(text: str, limit: int) -> tuple[str, bool]:
@@ -178,9 +183,16 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     if not host or BLANK.search(host):
         return None
     if query and TRACKING_QUERY.search(query):
-        query = "&".join(pair for pair in query.split("&")
-                         if pair and not TRACKING.match(unquote(pair.partition("=")[0])))
+        query = "&".join(pair for pair in query.split("&") if pair and not _tracking(pair))
     return urlunsplit((scheme, f"{host}:{port}" if port else host, path or "/", query, ""))
+
+
+def _tracking(pair: str) -> bool:
+    key = pair.partition("=")[0]
+    if "%" in key or "+" in key:
+        key = unquote(key)
+    key = key.lower()
+    return key.startswith(("utm_", "oly_", "_hs")) or key in TRACKING_NAMES
 
 
 def is_root_url(url: str | None) -> bool:
@@ -199,7 +211,7 @@ def extract_tickers(text: str, watchlist: Watchlist | None = None,
     found = set(default)
     if "$" in text:
         found.update(CASHTAG.findall(text))
-    if ":" in text:
+    if ":" in text and any(word in text for word in EXCHANGE_WORDS):
         found.update(EXCHANGE.findall(text))
     if watchlist is not None:
         found |= watchlist.find(text)
