@@ -34,21 +34,26 @@ NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 Segment = tuple[str, str]  # (segment_kind, segment_value)
 
-# The current classification of every article in the range, once per segment.
+# The current classification of every article in the range, once per segment: set-based
+# (one pass per segment kind), not a per-article lateral join, so a full build stays linear.
 _SEGMENT_ROWS = """
-    SELECT date_bin(:width, a.published_at, :origin) AS bucket_start, seg.kind, seg.value,
-           (c.sentiment = 'negative') AS negative
-    FROM {source}
-    JOIN classification AS c
-        ON c.article_id = a.id AND c.model_id = :model_id AND c.content_hash = a.content_hash
-    CROSS JOIN LATERAL (
-        SELECT 'all'::text AS kind, 'all'::text AS value
-        UNION ALL SELECT 'topic', c.topic WHERE c.topic IS NOT NULL
-        UNION ALL SELECT DISTINCT 'ticker', t.ticker FROM unnest(a.tickers) AS t (ticker)
-        UNION ALL SELECT 'source', f.name FROM article_feed AS af JOIN feed AS f
-            ON f.id = af.feed_id WHERE af.article_id = a.id
-    ) AS seg
-    WHERE c.sentiment IS NOT NULL AND {where}
+    WITH cur AS (
+        SELECT a.id, date_bin(:width, a.published_at, :origin) AS bucket_start, a.tickers,
+               c.topic, (c.sentiment = 'negative') AS negative
+        FROM article AS a
+        JOIN classification AS c
+            ON c.article_id = a.id AND c.model_id = :model_id AND c.content_hash = a.content_hash
+        WHERE c.sentiment IS NOT NULL AND {where}
+    )
+    SELECT bucket_start, 'all'::text AS kind, 'all'::text AS value, negative FROM cur
+    UNION ALL
+    SELECT bucket_start, 'topic', topic, negative FROM cur WHERE topic IS NOT NULL
+    UNION ALL
+    SELECT bucket_start, 'ticker', t.ticker, negative
+    FROM cur CROSS JOIN LATERAL (SELECT DISTINCT unnest(cur.tickers)) AS t (ticker)
+    UNION ALL
+    SELECT bucket_start, 'source', f.name, negative
+    FROM cur JOIN article_feed AS af ON af.article_id = cur.id JOIN feed AS f ON f.id = af.feed_id
 """
 
 _INSERT = """
@@ -60,7 +65,6 @@ _INSERT = """
     GROUP BY kind, value, bucket_start
 """
 
-ARTICLES = "article AS a"
 
 
 def bucket_floor(when: datetime, width: timedelta) -> datetime:
@@ -102,8 +106,7 @@ def recompute_buckets(conn: Connection, model_id: int, bucket_minutes: int,
     conn.execute(sa.text(
         "DELETE FROM alert_rollup WHERE model_id = :model_id AND bucket_minutes = :bucket_minutes "
         "AND bucket_start = ANY(:starts)").bindparams(_starts_param()), {**key, "starts": starts})
-    rows = _SEGMENT_ROWS.format(source=ARTICLES,
-                                where="a.published_at >= :lo AND a.published_at < :hi")
+    rows = _SEGMENT_ROWS.format(where="a.published_at >= :lo AND a.published_at < :hi")
     insert = sa.text(_INSERT.format(rows=rows))
     for lo, hi in _runs(starts, width):
         conn.execute(insert, {**key, "lo": lo, "hi": hi, "width": width, "origin": ORIGIN})
@@ -112,9 +115,11 @@ def recompute_buckets(conn: Connection, model_id: int, bucket_minutes: int,
 
 def _build_all(conn: Connection, model_id: int, bucket_minutes: int) -> int:
     key = {"model_id": model_id, "bucket_minutes": bucket_minutes}
+    # one large aggregate, once per model: room to sort and hash in memory (this transaction only)
+    conn.execute(sa.text("SET LOCAL work_mem = '256MB'"))
     conn.execute(sa.text("DELETE FROM alert_rollup WHERE model_id = :model_id "
                          "AND bucket_minutes = :bucket_minutes"), key)
-    conn.execute(sa.text(_INSERT.format(rows=_SEGMENT_ROWS.format(source=ARTICLES, where="true"))),
+    conn.execute(sa.text(_INSERT.format(rows=_SEGMENT_ROWS.format(where="true"))),
                  {**key, "width": timedelta(minutes=bucket_minutes), "origin": ORIGIN})
     return conn.scalar(sa.text(
         "SELECT count(DISTINCT bucket_start) FROM alert_rollup WHERE model_id = :model_id "
@@ -182,8 +187,7 @@ def count_range(conn: Connection, model_id: int, start: datetime,
                 end: datetime) -> dict[Segment, tuple[int, int]]:
     """(total, negative) per segment for articles published in [start, end), from the source
     tables: the exact counts of a bucket that is still filling (or of any short range)."""
-    rows = _SEGMENT_ROWS.format(source=ARTICLES,
-                                where="a.published_at >= :start AND a.published_at < :end")
+    rows = _SEGMENT_ROWS.format(where="a.published_at >= :start AND a.published_at < :end")
     result = conn.execute(sa.text(
         f"SELECT kind, value, count(*), count(*) FILTER (WHERE negative) FROM ({rows}) AS r "
         "GROUP BY kind, value"),
