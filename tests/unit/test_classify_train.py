@@ -196,3 +196,16 @@ def test_class_weighting_per_task() -> None:
         parse_weighting("topic=log", tasks)
     with pytest.raises(SentinelError, match="unknown task"):
         parse_weighting("news=sqrt", tasks)
+
+
+def test_task_weights() -> None:
+    from sentinel.classify.train import parse_task_weights
+    from sentinel.errors import SentinelError
+
+    tasks = ["sentiment", "topic"]
+    assert parse_task_weights(None, tasks) == {"sentiment": 1.0, "topic": 1.0}
+    assert parse_task_weights("sentiment=2", tasks) == {"sentiment": 2.0, "topic": 1.0}
+    with pytest.raises(SentinelError, match="task=number"):
+        parse_task_weights("sentiment=lots", tasks)
+    with pytest.raises(SentinelError, match="positive weights"):
+        parse_task_weights("news=2", tasks)
