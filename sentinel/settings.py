@@ -153,7 +153,9 @@ class Settings(BaseSettings):
     resolve_after_buckets: int = Field(
         default=2, ge=1, description="Hold-down: quiet complete buckets before an alert resolves."
     )
-    notify_resolved: bool = Field(default=True, description="Send a message when an alert resolves.")
+    notify_resolved: bool = Field(
+        default=True, description="Send a message when an alert resolves."
+    )
     top_headlines: int = Field(
         default=5, ge=0, le=20, description="Negative headlines quoted in an alert."
     )
