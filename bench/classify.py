@@ -91,11 +91,11 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def measure(methods: dict, rounds: int, device: str) -> tuple[dict, dict]:
+def measure(methods: dict, rounds: int, device: str, warmup: int) -> tuple[dict, dict]:
     """Time every method on the same slices, interleaved round by round (the order rotates), so
     that a busy machine slows all of them alike. Returns texts/s and concatenated outputs."""
-    for fn, texts in methods.values():  # warm-up: kernels, caches, lazy imports
-        fn(texts[:16])
+    for fn, texts in methods.values():  # warm-up: kernels for every batch shape, lazy imports
+        fn(texts[:warmup])
     sync(device)
     seconds = dict.fromkeys(methods, 0.0)
     outputs: dict[str, list] = {name: [] for name in methods}
@@ -209,6 +209,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    parser.add_argument("--warmup", type=int, default=200, help="texts in each warm-up pass")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -216,11 +217,11 @@ def main() -> None:
     texts, source = load_texts(args.texts, args.seed)
     base_n = min(args.baseline_texts or len(texts), len(texts))
     base_texts = texts[:base_n]
-    budget = args.token_budget or (65536 if args.device == "cuda" else 8192)
     clf = load_classifier(
-        args.model, device=args.device, precision=args.precision, token_budget=budget
+        args.model, device=args.device, precision=args.precision, token_budget=args.token_budget
     )
     device = clf.device
+    budget = clf.runners[0][0].token_budget
     print(
         f"model={clf.name} version={clf.version} device={device} precision={clf.precision} "
         f"threads={torch.get_num_threads()} token_budget={budget} texts={len(texts)} "
@@ -237,7 +238,7 @@ def main() -> None:
     }
     if not args.skip_pipeline:
         methods["pipeline"] = (pipeline_fn(*load_multitask(args.model)[:2], device), base_texts)
-    rates, out = measure(methods, args.rounds, device)
+    rates, out = measure(methods, args.rounds, device, args.warmup)
     rate, fast, ref, naive = rates["engine"], out["engine"], out["fp32"], out["naive"]
     naive_rate, pipe_rate = rates["naive"], rates.get("pipeline", float("nan"))
     print(f"engine ({clf.precision}, buckets + token budget): {rate:9.1f} texts/s")

@@ -50,6 +50,6 @@ status=0
 for precision in bf16 fp16; do
     echo "== cuda $precision =="
     timeout 130 $PY bench/classify.py --device cuda --precision "$precision" \
-        --texts "$TEXTS" --baseline-texts "$BASELINE_TEXTS" --token-budget 131072 || status=$?
+        --texts "$TEXTS" --baseline-texts "$BASELINE_TEXTS" --token-budget 131072 --warmup 500 || status=$?
 done
 exit $status

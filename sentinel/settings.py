@@ -100,8 +100,10 @@ class Settings(BaseSettings):
         description="Inference dtype; auto: bf16 on GPU and on CPUs with avx512_bf16/AMX, else fp32.",
     )
     threads: int | None = Field(default=None, description="CPU threads for inference (unset: all).")
-    token_budget: int = Field(
-        default=8192, description="Padded tokens per inference batch (length-bucketed)."
+    token_budget: int | None = Field(
+        default=None,
+        description="Padded tokens per inference batch (length-bucketed); "
+        "unset: 2048 on CPU (cache-sized), 65536 on a GPU.",
     )
     max_length: int = Field(
         default=128, description="Tokens per chunk; longer texts are split and averaged."

@@ -106,7 +106,7 @@ def load_classifier(
     device: str = "auto",
     precision: str = "auto",
     threads: int | None = None,
-    token_budget: int = 8192,
+    token_budget: int | None = None,
     max_length: int = 128,
 ) -> Classifier:
     """Load the models and pick device and precision (see ``engine.choose_*``).
@@ -116,7 +116,7 @@ def load_classifier(
     """
     import torch
 
-    from sentinel.classify.engine import Runner, choose_device, choose_precision
+    from sentinel.classify.engine import TOKEN_BUDGETS, Runner, choose_device, choose_precision
     from sentinel.classify.model import load_external, load_multitask
 
     started = time.perf_counter()
@@ -124,6 +124,7 @@ def load_classifier(
         torch.set_num_threads(threads)
     chosen_device = choose_device(device)
     chosen_precision = choose_precision(chosen_device, precision)
+    budget = token_budget or TOKEN_BUDGETS.get(chosen_device, 8192)
     parts: list[tuple[Any, Any, dict[str, Any], tuple[str, ...], str]] = []
     external = {SENTIMENT: (sentiment_model, sentiment_labels), TOPIC: (topic_model, topic_labels)}
     own_tasks = tuple(t for t, (m, _) in external.items() if not m)
@@ -156,7 +157,8 @@ def load_classifier(
             device=chosen_device,
             precision=chosen_precision,
             max_length=min(max_length, limit, 512),
-            token_budget=token_budget,
+            token_budget=budget,
+            owns_model=True,
         )
         runners.append((runner, serves))
         for task in serves:

@@ -65,7 +65,7 @@ def predict_labels(
     *,
     max_length: int = 128,
     bf16: bool = False,
-    token_budget: int = 8192,
+    token_budget: int = 2048,
 ) -> list[str]:
     """Argmax labels of an in-memory model (used for dev scores during training)."""
     from sentinel.classify.engine import Runner
@@ -77,6 +77,7 @@ def predict_labels(
         precision="bf16" if bf16 else "fp32",
         max_length=max_length,
         token_budget=token_budget,
+        autocast=True,  # the model is still being trained: never cast its weights
     )
     probs = runner.probabilities(texts)[task]
     names = model.tasks[task]

@@ -206,6 +206,12 @@ def test_other_errors_and_single_row_oom_propagate(tiny, monkeypatch) -> None:
 # --- precision paths ---------------------------------------------------------------------
 
 
+def test_runner_leaves_the_callers_model_alone(tiny) -> None:
+    _, model, tokenizer = tiny
+    runner(model, tokenizer, precision="bf16")
+    assert next(model.parameters()).dtype == torch.float32
+
+
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
 def test_fast_cpu_paths_agree_with_fp32_on_the_tiny_model(tiny, precision) -> None:
     _, model, tokenizer = tiny
