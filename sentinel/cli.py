@@ -122,6 +122,39 @@ def require_schema(engine: Any) -> None:
                             f"{head}; run `sentinel db upgrade`")
 
 
+@app.command("classify")
+@cli_errors
+def classify(
+    model: Annotated[str | None, typer.Option(help="Model directory to classify with "
+                                              "(default: the configured model).")] = None,
+    since: Annotated[str | None, typer.Option(help="Reclassify articles published from this "
+                                              "time (ISO 8601); with --until.")] = None,
+    until: Annotated[str | None, typer.Option(help="... up to this time (exclusive).")] = None,
+) -> None:
+    """Classify pending articles, or reclassify [--since, --until) with --model (backfill).
+
+    A backfill keeps every model version's results; the active model's stay the current ones.
+    """
+    from sentinel.pipeline import run_classify, run_reaggregate, run_reclassify
+
+    engine, settings = engine_and_settings()
+    require_schema(engine)
+    if since is None and until is None:
+        if model is not None:
+            settings = settings.model_copy(update={"model_dir": Path(model)})
+        result = run_classify(engine, settings)
+    elif since is None or until is None:
+        raise typer.BadParameter("--since and --until go together")
+    else:
+        start, end = parse_time(since), parse_time(until)
+        result = run_reclassify(engine, settings, since=start, until=end, model=model)
+        typer.echo(result.line())
+        result = run_reaggregate(engine, settings, since=start, until=end)
+    typer.echo(result.line())
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
 @app.command("run")
 @cli_errors
 def run(once: Annotated[bool, typer.Option("--once", help="Run every stage once, then exit.")] = False,

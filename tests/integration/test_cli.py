@@ -114,3 +114,9 @@ def test_run_once_end_to_end(tmp_path, database_url, db):
     assert articles >= 150
     again = sentinel("ingest", env=env, cwd=tmp_path)
     assert "new=0" in again.stdout, again.stdout
+    backfill = sentinel("classify", "--since", "2000-01-01T00:00Z", "--until", "2100-01-01T00:00Z",
+                        env=env, cwd=tmp_path)
+    assert backfill.returncode == 0, backfill.stderr
+    assert f"classified={articles}" in backfill.stdout and "reaggregate: ok" in backfill.stdout
+    half = sentinel("classify", "--since", "2000-01-01T00:00Z", env=env, cwd=tmp_path)
+    assert half.returncode == 2 and "--until" in half.stderr
