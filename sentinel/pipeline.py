@@ -109,10 +109,8 @@ def run_classify(engine: Engine, settings: Settings, *, now: datetime | None = N
 def run_detect(engine: Engine, settings: Settings, *, now: datetime | None = None) -> StageResult:
     """Update the rollups and open, keep or resolve alerts for the interval ending at ``now``."""
     with recorded_run(engine, "detect", (None, now)) as result:
-        try:
-            from sentinel.alerts.stage import detect_alerts
-        except ImportError:
-            raise StageSkipped("spike detection is not built yet (sentinel.alerts.stage)") from None
+        from sentinel.alerts.stage import detect_alerts
+
         result.counts = detect_alerts(engine, settings, now=now)
     return result
 
@@ -120,10 +118,8 @@ def run_detect(engine: Engine, settings: Settings, *, now: datetime | None = Non
 def run_notify(engine: Engine, settings: Settings, *, now: datetime | None = None) -> StageResult:
     """Send pending alert notifications (Slack, or printed when Slack is not configured)."""
     with recorded_run(engine, "notify", (None, now)) as result:
-        try:
-            from sentinel.alerts.stage import deliver_notifications
-        except ImportError:
-            raise StageSkipped("alert delivery is not built yet (sentinel.alerts.stage)") from None
+        from sentinel.alerts.stage import deliver_notifications
+
         result.counts = deliver_notifications(engine, settings, now=now)
     return result
 
@@ -140,11 +136,8 @@ def run_reclassify(engine: Engine, settings: Settings, *, since: datetime, until
     directory; None: the configured one), replacing that model's earlier verdicts."""
     check_range(since, until)
     with recorded_run(engine, "reclassify", (since, until)) as result:
-        try:
-            from sentinel.classify.stage import reclassify_range
-        except ImportError as exc:
-            raise StageSkipped("reclassifying a range is not built yet "
-                               f"(sentinel.classify.stage.reclassify_range: {exc})") from None
+        from sentinel.classify.stage import reclassify_range
+
         result.counts = reclassify_range(engine, settings, model=model, since=since, until=until)
     return result
 
@@ -155,11 +148,8 @@ def run_reaggregate(engine: Engine, settings: Settings, *, since: datetime,
     classifications (after a reclassification); sends no alerts."""
     check_range(since, until)
     with recorded_run(engine, "reaggregate", (since, until)) as result:
-        try:
-            from sentinel.alerts.stage import rebuild_rollups
-        except ImportError as exc:
-            raise StageSkipped("rebuilding rollups for a range is not built yet "
-                               f"(sentinel.alerts.stage.rebuild_rollups: {exc})") from None
+        from sentinel.alerts.stage import rebuild_rollups
+
         result.counts = rebuild_rollups(engine, settings, since=since, until=until)
     return result
 
