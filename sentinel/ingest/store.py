@@ -25,11 +25,70 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.engine import Connection
 
-from sentinel.db.models import Article, ArticleFeed
 from sentinel.ingest.normalize import ArticleRecord, is_root_url
+
+# The statements take one array per column (``unnest``), so their text never changes with the
+# batch size: psycopg prepares them once per connection and PostgreSQL plans them once, where
+# a multi-row VALUES list would be a new statement of a new length for every feed.
+
+# The feed that linked an article first (an aggregate over its few links: written with
+# ORDER BY ... LIMIT 1, the planner may walk a first_seen_at index over every link).
+FIRST_SOURCE = """(SELECT (array_agg(af.feed_id ORDER BY af.first_seen_at, af.feed_id))[1]
+                   FROM article_feed af WHERE af.article_id = article.id)"""
+
+EXISTING = sa.text(f"""
+SELECT article.id, article.identity, article.url, article.content_hash,
+       {FIRST_SOURCE} AS source,
+       EXISTS (SELECT 1 FROM article_feed af
+               WHERE af.article_id = article.id AND af.feed_id = :feed_id) AS linked
+FROM article
+WHERE article.identity = ANY(CAST(:identities AS text[]))
+   OR article.url = ANY(CAST(:urls AS text[]))
+ORDER BY article.id
+""")
+
+# New rows, and rows whose content changed when this feed stored them first (rechecked here:
+# another run may have raced us); ``xmax = 0`` tells an insert from an update. The same
+# statement links the written articles, and the stored ones this feed carries (``carried``),
+# to the feed: one round trip instead of two.
+UPSERT = sa.text(f"""
+WITH written AS (
+    INSERT INTO article (identity, guid, url, title, summary, published_at, date_flag,
+                         content_hash, tickers, flags, fetched_at)
+    SELECT r.identity, r.guid, r.url, r.title, r.summary, r.published_at, r.date_flag,
+           r.content_hash, CAST(r.tickers AS text[]), CAST(r.flags AS text[]), :fetched_at
+    FROM unnest(CAST(:identity AS text[]), CAST(:guid AS text[]), CAST(:url AS text[]),
+                CAST(:title AS text[]), CAST(:summary AS text[]),
+                CAST(:published_at AS timestamptz[]), CAST(:date_flag AS text[]),
+                CAST(:content_hash AS text[]), CAST(:tickers AS text[]), CAST(:flags AS text[]))
+         AS r(identity, guid, url, title, summary, published_at, date_flag, content_hash,
+              tickers, flags)
+    ORDER BY r.identity
+    ON CONFLICT (identity) DO UPDATE
+    SET title = excluded.title, summary = excluded.summary,
+        content_hash = excluded.content_hash, tickers = excluded.tickers,
+        flags = excluded.flags, url = coalesce(excluded.url, article.url), updated_at = now()
+    WHERE article.content_hash IS DISTINCT FROM excluded.content_hash
+      AND coalesce({FIRST_SOURCE}, :feed_id) = :feed_id
+    RETURNING article.id, xmax = 0 AS inserted
+), linked AS (
+    INSERT INTO article_feed (article_id, feed_id)
+    SELECT ids.id, :feed_id
+    FROM (SELECT id FROM written UNION SELECT unnest(CAST(:carried AS bigint[]))) AS ids(id)
+    ORDER BY ids.id
+    ON CONFLICT DO NOTHING
+)
+SELECT id, inserted FROM written
+""")
+
+LINK = sa.text("""
+INSERT INTO article_feed (article_id, feed_id)
+SELECT article_id, :feed_id FROM unnest(CAST(:article_ids AS bigint[])) AS article_id
+ORDER BY article_id
+ON CONFLICT DO NOTHING
+""")
 
 
 def dedupe_batch(records: list[ArticleRecord]) -> list[ArticleRecord]:
@@ -40,18 +99,23 @@ def dedupe_batch(records: list[ArticleRecord]) -> list[ArticleRecord]:
     return list(unique.values())
 
 
-def _first_source_of(article_id: sa.ColumnElement[int]) -> sa.ScalarSelect[int]:
-    """The feed that linked the article first (an aggregate over its few links: written with
-    ORDER BY ... LIMIT 1, the planner may walk a first_seen_at index over every link)."""
-    ordered = sa.func.array_agg(aggregate_order_by(
-        ArticleFeed.feed_id, ArticleFeed.first_seen_at, ArticleFeed.feed_id))
-    return (sa.select(ordered[1]).where(ArticleFeed.article_id == article_id)
-            .scalar_subquery())
+def _array_literal(values: list[str]) -> str:
+    """A text[] literal (``{"A","B"}``): a list of lists cannot be unnested row by row."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
 
 
-def _first_source(feed_id: int) -> sa.ColumnElement[bool]:
-    """True when ``feed_id`` is the article's first source (or it has no source left)."""
-    return sa.func.coalesce(_first_source_of(Article.id), feed_id) == feed_id
+def _columns(records: list[ArticleRecord]) -> dict[str, list]:
+    return {
+        "identity": [r.identity for r in records], "guid": [r.guid for r in records],
+        "url": [r.url for r in records], "title": [r.title for r in records],
+        "summary": [r.summary for r in records],
+        "published_at": [r.published_at for r in records],
+        "date_flag": [r.date_flag for r in records],
+        "content_hash": [r.content_hash for r in records],
+        "tickers": [_array_literal(r.tickers) for r in records],
+        "flags": [_array_literal(r.flags) for r in records],
+    }
 
 
 def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
@@ -71,16 +135,10 @@ def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
     # only lose a feed's last fetch as a whole (its ETag is in the same transaction), and the
     # next run fetches and stores it again.
     conn.execute(sa.text("SET LOCAL jit = off; SET LOCAL synchronous_commit = off"))
-    identities = [r.identity for r in unique]
-    urls = [r.url for r in unique if r.url and not is_root_url(r.url)]
-    linked = sa.exists().where(ArticleFeed.article_id == Article.id,
-                               ArticleFeed.feed_id == feed_id)
-    existing = conn.execute(
-        sa.select(Article.id, Article.identity, Article.url, Article.content_hash,
-                  _first_source_of(Article.id).label("source"), linked.label("linked"))
-        .where(sa.or_(Article.identity.in_(identities), Article.url.in_(urls)))
-        .order_by(Article.id)
-    ).all()
+    existing = conn.execute(EXISTING, {
+        "feed_id": feed_id, "identities": [r.identity for r in unique],
+        "urls": [r.url for r in unique if r.url and not is_root_url(r.url)],
+    }).all()
     by_identity = {row.identity: row for row in existing}
     carried: dict[str, sa.Row] = {}  # URL -> an article first stored by another feed
     own_urls: set[str] = set()  # URLs of articles this feed stored first
@@ -106,27 +164,12 @@ def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
         if not row.linked:
             to_link.add(row.id)
 
-    if upserts:
-        upserts.sort(key=lambda r: r.identity)  # one lock order for concurrent writers
-        stmt = insert(Article)
-        changed = Article.content_hash.is_distinct_from(stmt.excluded.content_hash)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[Article.identity],
-            set_={"title": stmt.excluded.title, "summary": stmt.excluded.summary,
-                  "content_hash": stmt.excluded.content_hash, "tickers": stmt.excluded.tickers,
-                  "flags": stmt.excluded.flags,
-                  "url": sa.func.coalesce(stmt.excluded.url, Article.url),
-                  "updated_at": sa.func.now()},
-            where=sa.and_(changed, _first_source(feed_id)),  # rechecked: another run may race
-        ).returning(Article.id, sa.literal_column("xmax = 0").label("inserted"))
-        written = conn.execute(stmt, [r.row(fetched_at) for r in upserts]).all()
+    if upserts:  # sorted by identity in SQL: one lock order for concurrent writers
+        written = conn.execute(UPSERT, {"feed_id": feed_id, "fetched_at": fetched_at,
+                                        "carried": sorted(to_link), **_columns(upserts)}).all()
         counts["new"] = sum(1 for row in written if row.inserted)
         counts["updated"] = len(written) - counts["new"]
         counts["duplicates"] += len(upserts) - len(written)
-        to_link.update(row.id for row in written)
-
-    if to_link:
-        conn.execute(insert(ArticleFeed).on_conflict_do_nothing(),
-                     [{"article_id": article_id, "feed_id": feed_id}
-                      for article_id in sorted(to_link)])
+    elif to_link:
+        conn.execute(LINK, {"feed_id": feed_id, "article_ids": sorted(to_link)})
     return counts
