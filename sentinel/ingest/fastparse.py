@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from feedparser.datetimes import _parse_date
+from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
 from feedparser.urls import _urljoin
 
@@ -99,7 +100,19 @@ def _dated(entry: dict[str, Any], key: str, element: ET.Element | None) -> None:
     if element is not None:
         value = _text(element)
         entry[key.removesuffix("_parsed")] = value
-        entry[key] = _parse_date(value)
+        entry[key] = _rfc822(value) or _parse_date(value)
+
+
+def _rfc822(value: str) -> Any:
+    """feedparser's RFC 822 handler, first, for a date that starts with a letter ("Sun, 29
+    Nov ..."): its W3-DTF handler, which ``_parse_date`` tries before, needs a leading year."""
+    if not value[:1].isalpha():
+        return None
+    try:
+        parsed = _parse_date_rfc822(value)
+    except (KeyError, OverflowError, ValueError, AttributeError):
+        return None
+    return parsed if parsed and len(parsed) == 9 else None
 
 
 def _guid(entry: dict[str, Any], guid: ET.Element, permalink: bool) -> None:

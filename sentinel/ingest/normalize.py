@@ -245,10 +245,12 @@ def _short_key(prefix: str, value: str) -> str:
     return f"{prefix}sha256:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
-def article_identity(guid: str | None, url: str | None, digest: str, scope: str) -> str:
-    """The identity rule of the module docstring."""
+def article_identity(guid: str | None, url: str | None, digest: str, scope: str, *,
+                     guid_url: str | None = None) -> str:
+    """The identity rule of the module docstring. ``guid_url``: the guid's canonical URL when
+    the caller has it already (a permalink guid that is also the entry's link)."""
     if guid:
-        as_url = canonical_url(guid) if guid[:4].lower() == "http" else None
+        as_url = (guid_url or canonical_url(guid)) if guid[:4].lower() == "http" else None
         if as_url:
             return _short_key("url:", as_url)
         if GLOBAL_GUID.match(guid):
@@ -307,7 +309,8 @@ def normalize_entry(entry: Mapping, ctx: NormalizeContext) -> ArticleRecord | No
     if date_flag:
         flags.append(f"date_{date_flag}")
     return ArticleRecord(
-        identity=article_identity(guid, url, digest, ctx.scope),
+        identity=article_identity(guid, url, digest, ctx.scope,
+                                  guid_url=url if guid == entry.get("link") else None),
         guid=guid[:MAX_KEY_CHARS] if guid else None, url=url, title=title, summary=summary,
         published_at=published_at, date_flag=date_flag, content_hash=digest,
         tickers=extract_tickers(f"{title} {summary}", ctx.watchlist, ctx.default_tickers),
