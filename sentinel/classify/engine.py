@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 TOKEN_BUDGETS = {"cpu": 2048, "mps": 8192, "cuda": 65536}
+# The fixed cost of one forward pass, in padded tokens, for cost-based batching (see
+# make_batches). Measured on CPU (bf16, 2 cores): one pass costs about 5 ms + 85 us per
+# padded token, and 80-150 gave the fastest runs. A GPU keeps greedy, budget-filled batches.
+BATCH_COSTS = {"cpu": 120}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 
@@ -174,21 +178,50 @@ def _pack(tokenizer: Any, text: str, room: int) -> list[list[int]]:
 
 
 def make_batches(
-    lengths: Sequence[int], token_budget: int, max_batch: int = 512
+    lengths: Sequence[int],
+    token_budget: int,
+    max_batch: int = 512,
+    batch_cost: int | None = None,
 ) -> list[list[int]]:
-    """Indices sorted longest first, grouped so that rows x longest row <= ``token_budget``."""
+    """Indices sorted longest first, grouped so that rows x longest row <= ``token_budget``.
+
+    Without ``batch_cost``, batches are filled greedily. With it, the split of the sorted rows
+    is the cheapest one when a batch costs its padded tokens plus ``batch_cost`` (the fixed
+    cost of one forward pass, in tokens): a short dynamic programme that stops filling a batch
+    where the next rows would carry more padding than a new batch costs. On CPU, where padded
+    tokens are paid in full, that was measured 10-24% faster than greedy batches on the same
+    texts (headlines, 333-1000 per call, bf16, 2 cores).
+    """
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        width = lengths[current[0]] if current else lengths[i]
-        if current and ((len(current) + 1) * width > token_budget or len(current) >= max_batch):
+    if batch_cost is None:
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            width = lengths[current[0]] if current else lengths[i]
+            if current and ((len(current) + 1) * width > token_budget
+                            or len(current) >= max_batch):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
             batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
+        return batches
+    widths = np.asarray([lengths[i] for i in order], dtype=np.int64)
+    best = np.zeros(len(order) + 1)  # best[j]: cheapest cost of the first j sorted rows
+    start = np.zeros(len(order) + 1, dtype=np.int64)  # where the last batch of best[j] starts
+    for j in range(1, len(order) + 1):
+        first = np.arange(max(0, j - max_batch), j)
+        rows = j - first
+        padded = widths[first] * rows  # a batch is as wide as its first (longest) row
+        cost = np.where((padded <= token_budget) | (rows == 1),
+                        best[first] + batch_cost + padded, np.inf)
+        k = int(np.argmin(cost))
+        best[j], start[j] = cost[k], first[k]
+    bounds, j = [], len(order)
+    while j > 0:
+        bounds.append((int(start[j]), j))
+        j = int(start[j])
+    return [order[a:b] for a, b in reversed(bounds)]
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -243,6 +276,10 @@ class Runner:
         self.splits = 0  # batches split after an out-of-memory error
         self.block_texts = block_texts
         self.overlap = device != "cpu" if overlap is None else overlap
+        # A GPU pads rows to multiples of 8 (tensor-core tiles, fewer kernel shapes); on CPU the
+        # padding is pure waste: headlines average 24 tokens, and exact widths measured 15%
+        # faster (414 -> 478 texts/s, bf16, 2 cores).
+        self.pad_multiple = 1 if device == "cpu" else 8
 
     def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """``{task: (len(texts), n_labels) float32 array}``; long texts average their chunks.
@@ -280,7 +317,8 @@ class Runner:
             t: np.zeros((len(chunks.ids), len(v)), dtype=np.float32) for t, v in self.tasks.items()
         }
         with torch.inference_mode():
-            for batch in make_batches(lengths, self.token_budget):
+            for batch in make_batches(lengths, self.token_budget,
+                                      batch_cost=BATCH_COSTS.get(self.device)):
                 probs = self._run([chunks.ids[i] for i in batch])
                 for task, p in probs.items():
                     out[task][batch] = p
@@ -306,7 +344,7 @@ class Runner:
             return {t: np.concatenate([first[t], second[t]]) for t in first}
 
     def forward(self, rows: list[list[int]]) -> dict[str, np.ndarray]:
-        width = -(-max(len(r) for r in rows) // 8) * 8  # multiples of 8: fewer kernel shapes
+        width = -(-max(len(r) for r in rows) // self.pad_multiple) * self.pad_multiple
         ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for j, r in enumerate(rows):

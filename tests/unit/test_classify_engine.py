@@ -122,6 +122,22 @@ def test_batches_respect_the_token_budget_and_cover_every_row() -> None:
     assert batches[0] == [5]  # longest first
 
 
+def test_cost_based_batches_trade_padding_for_batches() -> None:
+    lengths = [40, 40, 10, 10, 10, 10, 10, 10]
+    greedy = make_batches(lengths, token_budget=400)
+    assert greedy == [list(range(8))]  # one batch of 8 rows x 40 tokens: 320, 60% padding
+    # a forward pass that costs 20 tokens: 2x40 + 6x10 + 2x20 = 180 < 320 + 20
+    assert make_batches(lengths, token_budget=400, batch_cost=20) == [[0, 1], [2, 3, 4, 5, 6, 7]]
+    # one that costs 300 tokens: a second pass is dearer than the padding it saves
+    assert make_batches(lengths, token_budget=400, batch_cost=300) == greedy
+    # the budget still holds, and every row is in exactly one batch
+    mixed = [5, 30, 12, 12, 7, 64, 3, 30, 17, 9, 9, 9]
+    for cost in (0, 16, 64, 1000):
+        batches = make_batches(mixed, token_budget=64, batch_cost=cost)
+        assert sorted(i for b in batches for i in b) == list(range(len(mixed)))
+        assert all(len(b) * max(mixed[i] for i in b) <= 64 for b in batches)
+
+
 def test_chunk_probabilities_are_averaged_per_text(tiny) -> None:
     _, model, tokenizer = tiny
     run = runner(model, tokenizer)
