@@ -32,8 +32,9 @@ class ParsedBatch:
     records: list[ArticleRecord | None] = field(default_factory=list)
 
 
-def parse_and_normalize(body: bytes, context: NormalizeContext) -> ParsedBatch:
-    parsed = parse_feed(body)
+def parse_and_normalize(body: bytes, context: NormalizeContext,
+                        fast_parse: bool = True) -> ParsedBatch:
+    parsed = parse_feed(body, fast=fast_parse)
     batch = ParsedBatch(bozo=parsed.bozo, bozo_reason=parsed.bozo_reason, error=parsed.error,
                         version=parsed.version)
     if parsed.error is None:
@@ -44,8 +45,9 @@ def parse_and_normalize(body: bytes, context: NormalizeContext) -> ParsedBatch:
 class ParsePool:
     """``run(body, context)`` in a process pool, or inline once the pool cannot be used."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, fast_parse: bool = True) -> None:
         self.processes = processes
+        self.fast_parse = fast_parse
         self.executor: ProcessPoolExecutor | None = None
         if processes > 1:
             try:
@@ -66,7 +68,7 @@ class ParsePool:
         if executor is not None:
             future: Future | None = None
             try:
-                future = executor.submit(parse_and_normalize, body, context)
+                future = executor.submit(parse_and_normalize, body, context, self.fast_parse)
                 return future.result()
             except BrokenProcessPool as exc:
                 self._give_up(exc)
@@ -74,7 +76,7 @@ class ParsePool:
                 if future is not None:  # raised by the parsing itself, not by the pool
                     raise
                 self._give_up(exc)
-        return parse_and_normalize(body, context)
+        return parse_and_normalize(body, context, self.fast_parse)
 
     def close(self) -> None:
         if self.executor is not None:

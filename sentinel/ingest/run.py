@@ -63,6 +63,7 @@ class IngestOptions:
     future_skew: timedelta = timedelta(hours=24)
     watchlist: Watchlist | None = None
     parse_processes: int = 0  # >1: parse in that many processes when a run has enough feeds
+    fast_parse: bool = True  # plain RSS 2.0/Atom 1.0 by sentinel.ingest.fastparse
     pool_min_feeds: int = 8
 
     @classmethod
@@ -73,7 +74,7 @@ class IngestOptions:
                    concurrency=max(1, settings.fetch_concurrency),
                    per_host=max(1, settings.fetch_per_host),
                    future_skew=timedelta(hours=settings.future_skew_hours), watchlist=watchlist,
-                   parse_processes=default_parse_processes())
+                   parse_processes=default_parse_processes(), fast_parse=settings.fast_parse)
 
 
 def default_parse_processes() -> int:
@@ -149,7 +150,7 @@ def collect_feed(client: httpx.Client, feed: FeedState, options: IngestOptions,
         feed_url=fetched.final_url or feed.url, future_skew=options.future_skew,
         watchlist=options.watchlist, default_tickers=tuple(feed.tags.get("tickers") or ()))
     try:
-        batch = (pool or ParsePool(0)).run(fetched.body, context)
+        batch = (pool or ParsePool(0, fast_parse=options.fast_parse)).run(fetched.body, context)
     except Exception as exc:  # noqa: BLE001
         log.exception("feed=%s: parsing failed", feed.name)
         collected.error = f"parse failed: {type(exc).__name__}: {exc}"
@@ -239,7 +240,7 @@ def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions,
     own_client = client is None
     client = client or make_client(options.fetch, max_connections=options.concurrency)
     processes = options.parse_processes if len(feeds) >= options.pool_min_feeds else 0
-    pool = ParsePool(processes)
+    pool = ParsePool(processes, fast_parse=options.fast_parse)
     with short_switch_interval():
         try:
             work = run_bounded(feeds, lambda f: host_key(f.url),

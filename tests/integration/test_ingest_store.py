@@ -4,6 +4,7 @@ that make classifications stale, feed health, and the stage's summary."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -212,3 +213,31 @@ def test_the_stage_on_the_bundled_samples_prints_its_summary_and_is_idempotent(d
     assert first.counts["new"] == first.counts["items"] >= 150
     second = run_ingest(db, settings)
     assert second.counts["new"] == 0 and second.counts["duplicates"] == first.counts["new"]
+
+
+def test_feedparser_for_every_feed_stores_the_same_articles(db, settings):
+    """SENTINEL_FAST_PARSE=false reaches the stage, and the bundled samples (which the fast path
+    reads) end up stored exactly as feedparser reads them."""
+    now = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+    volatile = {"id", "fetched_at", "updated_at"}
+
+    def stored() -> list[dict]:
+        return [{k: v for k, v in a.items() if k not in volatile} for a in articles(db)]
+
+    calls = []
+    real = ingest_run.ParsePool.run
+
+    def run(pool, body, context):
+        calls.append(pool.fast_parse)
+        return real(pool, body, context)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest_run.ParsePool, "run", run)
+        run_ingest(db, settings, now=now)
+        fast = stored()
+        with db.begin() as conn:
+            conn.execute(sa.text("TRUNCATE article, article_feed, feed_fetch, feed "
+                                 "RESTART IDENTITY CASCADE"))
+        run_ingest(db, settings.model_copy(update={"fast_parse": False}), now=now)
+    assert calls == [True] * 4 + [False] * 4
+    assert len(fast) >= 150 and stored() == fast
