@@ -16,7 +16,8 @@ from sentinel.errors import SentinelError
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
                   help="Sentinel: financial-news sentiment monitor.")
-db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Database schema (Alembic migrations).")
+db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                     help="Database schema (Alembic migrations).")
 app.add_typer(db_app, name="db")
 feeds_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                         help="The feeds to poll (feeds.yaml), their health, a dry-run check.")
@@ -45,7 +46,8 @@ def parse_time(value: str | None) -> datetime | None:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(f"expected an ISO 8601 time such as 2026-11-29T12:00Z, got {value!r}")
+        raise typer.BadParameter(
+            f"expected an ISO 8601 time such as 2026-11-29T12:00Z, got {value!r}") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -157,7 +159,8 @@ def classify(
 
 @app.command("run")
 @cli_errors
-def run(once: Annotated[bool, typer.Option("--once", help="Run every stage once, then exit.")] = False,
+def run(once: Annotated[bool, typer.Option("--once",
+                                           help="Run every stage once, then exit.")] = False,
         now: Annotated[str | None, typer.Option(help="Pretend the run happens at this time "
                                                 "(ISO 8601; default: now).")] = None) -> None:
     """Run the pipeline (ingest, classify, detect, notify) once."""
@@ -253,8 +256,9 @@ def report(
                                               "7 days before --until).")] = None,
     until: Annotated[str | None, typer.Option(help="End of the period, exclusive (ISO 8601; "
                                               "default: now).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Directory for report.html and its "
-                                             "PNG charts (default: DATA_DIR/reports/latest).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Directory for report.html and its PNG charts "
+        "(default: DATA_DIR/reports/latest).")] = None,
 ) -> None:
     """Write the self-contained HTML report and its PNG charts for a period."""
     from datetime import timedelta
@@ -276,10 +280,13 @@ def report(
 @cli_errors
 def train_command(
     out: Annotated[Path, typer.Option("--out", help="Directory to write the model to.")],
-    sentiment: Annotated[Path | None, typer.Option(help="Labelled sentiment file (.csv/.parquet).")] = None,
+    sentiment: Annotated[Path | None, typer.Option(
+        help="Labelled sentiment file (.csv/.parquet).")] = None,
     topic: Annotated[Path | None, typer.Option(help="Labelled topic file (.csv/.parquet).")] = None,
-    sentiment_valid: Annotated[Path | None, typer.Option(help="Sentiment dev file for early stopping.")] = None,
-    topic_valid: Annotated[Path | None, typer.Option(help="Topic dev file for early stopping.")] = None,
+    sentiment_valid: Annotated[Path | None, typer.Option(
+        help="Sentiment dev file for early stopping.")] = None,
+    topic_valid: Annotated[Path | None, typer.Option(
+        help="Topic dev file for early stopping.")] = None,
     dev_fraction: Annotated[float, typer.Option(help="Hold out this share of each training file "
                                                 "for early stopping (when no dev files).")] = 0.05,
     base: Annotated[str | None, typer.Option(help="Base encoder: local checkpoint dir (default: "
@@ -290,11 +297,13 @@ def train_command(
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
     warmup_ratio: Annotated[float, typer.Option(help="Share of steps for linear warm-up.")] = 0.06,
     max_length: Annotated[int, typer.Option(help="Tokens per training text.")] = 128,
-    class_weighting: Annotated[str, typer.Option(help="none, sqrt or inverse class weights, or per "
-                                                 "task: sentiment=none,topic=sqrt.")] = "sentiment=none,topic=sqrt",
-    task_weights: Annotated[str | None, typer.Option(help="Loss multiplier per task, e.g. "
-                                                     "sentiment=2,topic=1.")] = "sentiment=2,topic=1",
-    patience: Annotated[int, typer.Option(help="Epochs without dev improvement before stopping.")] = 2,
+    class_weighting: Annotated[str, typer.Option(
+        help="none, sqrt or inverse class weights, or per task: sentiment=none,topic=sqrt.")
+    ] = "sentiment=none,topic=sqrt",
+    task_weights: Annotated[str | None, typer.Option(
+        help="Loss multiplier per task, e.g. sentiment=2,topic=1.")] = "sentiment=2,topic=1",
+    patience: Annotated[int, typer.Option(
+        help="Epochs without dev improvement before stopping.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
     mixed_precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
@@ -303,10 +312,13 @@ def train_command(
                                               "per file.")] = None,
     text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
-    sentiment_label_names: Annotated[str | None, typer.Option(help="What integer sentiment ids "
-                                                              "mean, in id order, e.g. Bearish,Bullish,Neutral.")] = None,
-    topic_label_names: Annotated[str | None, typer.Option(help="What integer topic ids mean.")] = None,
-    checkpoint_dir: Annotated[Path | None, typer.Option(help="Also keep the best epoch here (fp32).")] = None,
+    sentiment_label_names: Annotated[str | None, typer.Option(
+        help="What integer sentiment ids mean, in id order, e.g. Bearish,Bullish,Neutral.")
+    ] = None,
+    topic_label_names: Annotated[str | None, typer.Option(
+        help="What integer topic ids mean.")] = None,
+    checkpoint_dir: Annotated[Path | None, typer.Option(
+        help="Also keep the best epoch here (fp32).")] = None,
 ) -> None:
     """Fine-tune one encoder with a sentiment head and a topic head on labelled files."""
     from sentinel.classify.labels import parse_label_names

@@ -18,7 +18,8 @@ RFC822 = re.compile(r"<(pubDate|lastBuildDate)>([^<]+)</\1>")
 ISO = re.compile(r"<(published|updated)>([^<]+)</\1>")
 
 SAMPLE_TAGS = {
-    "harbor-street-journal": {"publisher": "Harbor Street Journal", "region": "US", "language": "en"},
+    "harbor-street-journal": {"publisher": "Harbor Street Journal", "region": "US",
+                              "language": "en"},
     "ledger-wire": {"publisher": "Ledger Wire", "region": "US", "language": "en"},
     "northgate-markets": {"publisher": "Northgate", "region": "UK", "language": "en"},
     "commodity-desk": {"publisher": "The Commodity Desk", "region": "global", "language": "en"},
@@ -27,7 +28,8 @@ SAMPLE_TAGS = {
 
 def _newest(text: str) -> datetime | None:
     stamps = [parsedate_to_datetime(m.group(2)) for m in RFC822.finditer(text)]
-    stamps += [datetime.fromisoformat(m.group(2).replace("Z", "+00:00")) for m in ISO.finditer(text)]
+    stamps += [datetime.fromisoformat(m.group(2).replace("Z", "+00:00"))
+               for m in ISO.finditer(text)]
     return max(stamps) if stamps else None
 
 

@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     )
     precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = Field(
         default="auto",
-        description="Inference dtype; auto: bf16 on GPU and on CPUs with avx512_bf16/AMX, else fp32.",
+        description="Inference dtype; auto: bf16 on GPU and on CPUs with avx512_bf16/AMX, "
+        "else fp32.",
     )
     threads: int | None = Field(default=None, description="CPU threads for inference (unset: all).")
     token_budget: int | None = Field(
@@ -222,7 +223,9 @@ def _default_text(name: str, field: object) -> str:
             return str(default.relative_to(REPO_ROOT))
         except ValueError:
             return str(default)
-    return "" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+    if default is None:
+        return ""
+    return str(default).lower() if isinstance(default, bool) else str(default)
 
 
 # Not Sentinel settings: what docker-compose.yml (and `make airflow`) read, listed so that one

@@ -35,7 +35,8 @@ def collect_status(conn: Connection) -> Status:
         for f in feeds
     ]
     status.articles = conn.scalar(sa.select(sa.func.count()).select_from(Article)) or 0
-    status.classifications = conn.scalar(sa.select(sa.func.count()).select_from(Classification)) or 0
+    status.classifications = conn.scalar(
+        sa.select(sa.func.count()).select_from(Classification)) or 0
     latest_model = sa.select(sa.func.max(Classification.model_id)).scalar_subquery()
     for column, target in ((Classification.sentiment, status.by_sentiment),
                            (Classification.topic, status.by_topic)):
@@ -95,7 +96,8 @@ def render_status(status: Status) -> str:
         lines.append(line)
     lines.append(f"Articles: {status.articles}   Classifications: {status.classifications}")
     if status.by_sentiment:
-        lines.append("  by sentiment: " + ", ".join(f"{k}={v}" for k, v in status.by_sentiment.items()))
+        lines.append("  by sentiment: "
+                     + ", ".join(f"{k}={v}" for k, v in status.by_sentiment.items()))
     if status.by_topic:
         lines.append("  by topic: " + ", ".join(f"{k}={v}" for k, v in status.by_topic.items()))
     lines.append("Last runs:")

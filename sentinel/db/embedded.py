@@ -44,7 +44,8 @@ def _ensure_database(admin_uri: str) -> None:
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": DATABASE})
+            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"),
+                                 {"d": DATABASE})
             if not exists:
                 conn.execute(sa.text(f'CREATE DATABASE "{DATABASE}"'))
     finally:

@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-import sqlalchemy as sa
 
 from sentinel.db.migrate import current_revision, downgrade, head_revision, upgrade
 from sentinel.db.models import Base
