@@ -67,7 +67,8 @@ def test_conditional_get_answers_304_and_costs_no_parse(db, server, monkeypatch)
     url = server.route("/feed.xml", Reply(body=GOOD, etag='"v1"', last_modified=modified))
     parses = []
     real = ingest_pool.parse_feed
-    monkeypatch.setattr(ingest_pool, "parse_feed", lambda body: parses.append(1) or real(body))
+    monkeypatch.setattr(ingest_pool, "parse_feed",
+                        lambda body, **kw: parses.append(1) or real(body, **kw))
 
     first = run_with_control(db, server, url)
     assert first["new"] == 5 and len(parses) == 2
