@@ -54,7 +54,8 @@ class Settings(BaseSettings):
         "(the staged sample feeds are always allowed); separated by ':' or a JSON list.",
     )
     watchlist_file: Path | None = Field(
-        default=None, description="YAML mapping company names to tickers, e.g. {Apple: AAPL}."
+        default=None, description="YAML mapping company names to tickers, e.g. {Apple: AAPL}. "
+        "Unset with the bundled samples: their own examples/feeds/watchlist.yaml."
     )
     user_agent: str = Field(
         default="Sentinel/0.1 (+https://github.com/sentinel-news/sentinel; financial news monitor)",

@@ -68,8 +68,11 @@ class IngestOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings, extra_roots: tuple[Path, ...] = ()) -> IngestOptions:
-        watchlist = (Watchlist(load_watchlist(settings.watchlist_file))
-                     if settings.watchlist_file else None)
+        watchlist_file = settings.watchlist_file
+        if watchlist_file is None and settings.feeds_file is None:  # the bundled samples' own
+            sample = settings.sample_feeds_dir / "watchlist.yaml"
+            watchlist_file = sample if sample.is_file() else None
+        watchlist = Watchlist(load_watchlist(watchlist_file)) if watchlist_file else None
         return cls(fetch=FetchOptions.from_settings(settings, extra_roots),
                    concurrency=max(1, settings.fetch_concurrency),
                    per_host=max(1, settings.fetch_per_host),

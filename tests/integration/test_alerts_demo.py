@@ -45,6 +45,9 @@ def test_the_sample_burst_is_detected_printed_once(db, settings, capsys):
     printed = capsys.readouterr().out
     assert notified.counts["sent"] == detected.counts["queued"] >= 1
     assert "ALERT: negative news spike in all news" in printed
+    # the samples' own watchlist maps "Halvorsen Pharmaceuticals" to HLVP: 13 of the 18 burst
+    # titles name the company without a cashtag
+    assert "ALERT: negative news spike in ticker HLVP" in printed
     assert "Halvorsen" in printed and "FROM v_article_current" in printed
     with db.connect() as conn:
         stored = conn.execute(sa.text("SELECT channel, status FROM alert_delivery")).all()

@@ -241,3 +241,17 @@ def test_feedparser_for_every_feed_stores_the_same_articles(db, settings):
         run_ingest(db, settings.model_copy(update={"fast_parse": False}), now=now)
     assert calls == [True] * 4 + [False] * 4
     assert len(fast) >= 150 and stored() == fast
+
+
+def test_the_bundled_samples_bring_their_own_watchlist(db, settings, tmp_path):
+    run_ingest(db, settings)
+    by_title = {a["title"]: a["tickers"] for a in articles(db)}
+    assert by_title["Justice Department opens criminal probe into Halvorsen Pharmaceuticals"] == [
+        "HLVP"]
+    # a configured feeds file without a watchlist gets none (the samples' is theirs alone)
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds: []\n")
+    assert ingest_run.IngestOptions.from_settings(
+        settings.model_copy(update={"feeds_file": feeds})).watchlist is None
+    assert ingest_run.IngestOptions.from_settings(settings).watchlist.find(
+        "Halvorsen Pharmaceuticals") == {"HLVP"}
