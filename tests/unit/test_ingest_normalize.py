@@ -67,6 +67,27 @@ def test_canonical_url(raw, canonical):
     assert canonical_url(raw) == canonical
 
 
+URL_SHAPES = [
+    "https://pub.example/a/b?x=1&utm_source=rss&y=2#frag", "http://pub.example", "http://a.b.c/",
+    "https://pub.example/a?", "https://pub.example/a?#", "https://pub.example?x=1",
+    "https://pub.example/a?utm_medium=x", "https://pub.example/a%20b?q=%7E&fbclid=1",
+    "https://pub.example/a#b#c", "https://pub.example//double//slash", "https://x-y.example/a.b",
+    "https://pub.example/a?&&b=1&", "https://pub.example/path;params?q", "https://pub.example/!$'()*+,",
+    "https://Pub.Example/a", "HTTPS://pub.example/a", "https://pub.example:443/a",
+    "https://user@pub.example/a", "https://pub.example./a", "https://pub.example/a b",
+    "https://pub.example/é", "https://pub..example/a", "https://-pub.example/a",
+    "https://pub.example/a\tb", "https://pub.example/a?b\nc", "https://127.0.0.1/a",
+    "https://pub_example/a", "http://pub.example/a?q=a:b/c?d", "https://pub.example/a#",
+]
+
+
+@pytest.mark.parametrize("url", URL_SHAPES)
+def test_the_simple_url_shortcut_agrees_with_urlsplit(url):
+    from sentinel.ingest.normalize import CONTROL, _canonical_url
+
+    assert canonical_url(url) == _canonical_url(CONTROL.sub("", url).strip(), None)
+
+
 def test_relative_links_resolve_against_an_http_base_only():
     assert canonical_url("/a?b=1#c", "https://pub.example/feed.xml") == "https://pub.example/a?b=1"
     assert canonical_url("story", "https://pub.example/news/feed") == "https://pub.example/news/story"
@@ -135,3 +156,20 @@ def test_entry_without_text_is_rejected_and_changed_text_changes_the_hash():
     one = normalize_entry({"title": "A", "id": "1"}, context)
     two = normalize_entry({"title": "B", "id": "1"}, context)
     assert one.identity == two.identity and one.content_hash != two.content_hash
+
+
+def test_the_simple_url_shortcut_agrees_on_every_sample_link():
+    import html
+    import re
+    from pathlib import Path
+
+    from sentinel.ingest.normalize import _canonical_url
+
+    feeds = Path(__file__).resolve().parents[2] / "examples" / "feeds"
+    links = {html.unescape(m) for path in feeds.glob("*.xml")
+             for m in re.findall(r"<link>([^<]+)</link>|href=['\"]([^'\"]+)['\"]",
+                                 path.read_text())
+             for m in m if m}
+    assert len(links) > 100
+    for link in links:
+        assert canonical_url(link) == _canonical_url(link, None), link
