@@ -228,6 +228,52 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
+# --- CPU bf16: linear layers with their weights packed once -----------------------------------
+
+
+class PackedLinear(nn.Module):
+    """A bf16 ``nn.Linear`` whose weight is reordered once into oneDNN's blocked layout (what
+    torch.compile's CPU freezing does). A plain bf16 ``F.linear`` reorders the weight on every
+    call; packed, the same matmuls gave bit-identical outputs and the shipped model ran 14%
+    faster here (468 -> 533 texts/s)."""
+
+    def __init__(self, linear: nn.Linear, packed: torch.Tensor):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.packed = packed
+        self.bias = None if linear.bias is None else linear.bias.detach()
+
+    @classmethod
+    def pack(cls, linear: nn.Linear) -> PackedLinear:
+        weight = linear.weight.detach()
+        return cls(linear, torch.ops.mkldnn._reorder_linear_weight(weight, 2048))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features)
+        out = torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+
+def pack_linears(model: nn.Module) -> int:
+    """Replace the bf16 ``nn.Linear`` layers of ``model`` (in place) by :class:`PackedLinear`;
+    returns how many. Nothing is replaced where this torch has no oneDNN packing, or where a
+    packed layer does not reproduce ``F.linear`` on a probe."""
+    try:
+        probe = nn.Linear(16, 8).to(torch.bfloat16)
+        x = torch.randn(3, 5, 16, dtype=torch.bfloat16)
+        with torch.inference_mode():
+            if not torch.equal(PackedLinear.pack(probe)(x), probe(x)):
+                return 0
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return 0
+    swaps = [(parent, name, child) for parent in model.modules()
+             for name, child in parent.named_children()
+             if type(child) is nn.Linear and child.weight.dtype == torch.bfloat16]
+    for parent, name, child in swaps:
+        setattr(parent, name, PackedLinear.pack(child))
+    return len(swaps)
+
+
 # --- the runner: one model on one device at one precision -----------------------------------
 
 
@@ -270,6 +316,9 @@ class Runner:
             if cast:
                 model = model.to(torch.bfloat16 if precision == "bf16" else torch.float16)
         self.model = model.to(device)
+        self.packed = 0  # linear layers with prepacked weights (CPU bf16)
+        if device == "cpu" and precision == "bf16" and not autocast:
+            self.packed = pack_linears(self.model)  # on our own copy (cast above)
         # autocast leaves the weights alone (a model still being trained); casting them is
         # a little faster and measured to give the same labels as fp32 on the shipped model.
         self.autocast = autocast and device == "cpu" and precision == "bf16"

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from sentinel.classify import engine
 from sentinel.classify.engine import (
+    PackedLinear,
     Runner,
     choose_device,
     choose_precision,
@@ -226,6 +228,23 @@ def test_runner_leaves_the_callers_model_alone(tiny) -> None:
     _, model, tokenizer = tiny
     runner(model, tokenizer, precision="bf16")
     assert next(model.parameters()).dtype == torch.float32
+    assert not any(isinstance(m, PackedLinear) for m in model.modules())
+
+
+def test_cpu_bf16_packs_the_linear_layers_without_changing_a_bit(tiny, monkeypatch) -> None:
+    _, model, tokenizer = tiny
+    texts = ["oil falls as opec cut the price", "the stock rises after record earnings", "why?"]
+    packed = runner(model, tokenizer, precision="bf16")
+    linears = sum(1 for m in model.modules() if type(m) is torch.nn.Linear)
+    assert packed.packed == linears > 0
+    assert not any(type(m) is torch.nn.Linear for m in packed.model.modules())
+    monkeypatch.setattr(engine, "pack_linears", lambda model: 0)
+    plain = runner(model, tokenizer, precision="bf16")
+    assert plain.packed == 0
+    ours, theirs = packed.probabilities(texts), plain.probabilities(texts)
+    for task in ours:
+        np.testing.assert_array_equal(ours[task], theirs[task])
+    assert runner(model, tokenizer, precision="fp32").packed == 0
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
