@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,15 +83,16 @@ def _ordered(counts: dict[str, Any]) -> list[tuple[str, Any]]:
     return sorted(counts.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0]))
 
 
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+def format_when(value: datetime | None) -> str:
+    """A timestamp as the CLI and the report show it: ``2026-11-29 09:00 UTC``, or never."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
 
 def render_status(status: Status) -> str:
     lines = [f"Feeds ({len(status.feeds)}):"]
     for f in status.feeds:
         mark = "ok  " if f["healthy"] else "FAIL"
-        line = f"  {mark} {f['name']:<32} last success {_when(f['last_success_at'])}"
+        line = f"  {mark} {f['name']:<32} last success {format_when(f['last_success_at'])}"
         if not f["healthy"]:
             line += f"  failures={f['failures']} error={f['last_error']}"
         lines.append(line)
@@ -105,11 +107,12 @@ def render_status(status: Status) -> str:
                                    "counts": {}, "error": None}]:
         counts = " ".join(f"{k}={v}" for k, v in _ordered(r["counts"] or {}))
         extra = f" ({r['error']})" if r["error"] else ""
-        lines.append(f"  {r['stage']:<9} {r['status']:<8} {_when(r['started_at'])} {counts}{extra}")
+        lines.append(f"  {r['stage']:<9} {r['status']:<8} {format_when(r['started_at'])} "
+                     f"{counts}{extra}")
     lines.append(f"Open alerts ({len(status.open_alerts)}):")
     for a in status.open_alerts:
         lines.append(f"  {a['state']:<8} {a['segment']:<36} observed={a['observed']:g} "
-                     f"expected={a['expected']:.2f} since {_when(a['started_at'])}")
+                     f"expected={a['expected']:.2f} since {format_when(a['started_at'])}")
     if status.failed_deliveries:
         lines.append("Undelivered notifications:")
         for d in status.failed_deliveries:

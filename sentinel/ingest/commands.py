@@ -22,9 +22,16 @@ from sentinel.db.models import Feed
 from sentinel.errors import ConfigError
 from sentinel.ingest.feeds import FeedConfig, append_feed, sync_feeds
 from sentinel.ingest.fetch import make_client
-from sentinel.ingest.run import FeedState, IngestOptions, collect_feed, configured_feeds
+from sentinel.ingest.run import (
+    FeedState,
+    IngestOptions,
+    collect_feed,
+    configured_feeds,
+    staged_samples_dir,
+)
 from sentinel.ingest.store import dedupe_batch
 from sentinel.settings import Settings
+from sentinel.status import format_when
 
 
 def parse_tags(pairs: list[str]) -> dict[str, Any]:
@@ -66,10 +73,6 @@ def add_feed(engine: Engine, path: Path, url: str, name: str, tags: dict[str, An
             f"see what it would store with: sentinel feeds check {feed.url}")
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
-
-
 def list_feeds(engine: Engine, settings: Settings, override: Path | None = None) -> str:
     """Configured feeds with their health, unhealthy first; feeds only in the table at the end."""
     if override is not None:
@@ -97,7 +100,7 @@ def list_feeds(engine: Engine, settings: Settings, override: Path | None = None)
         tags = " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
                         for k, v in config.tags.items())
         lines.append(f"  {state:<8} {name:<28} last success "
-                     f"{_when(row.last_success_at if row else None)}  {config.url}"
+                     f"{format_when(row.last_success_at if row else None)}  {config.url}"
                      + (f"  [{tags}]" if tags else ""))
         if row is not None and row.last_error and state != "ok":
             lines.append(f"           last error: {row.last_error}")
@@ -115,8 +118,7 @@ class CheckReport:
 
 def check_feed(url: str, settings: Settings, limit: int = 20) -> CheckReport:
     """Fetch + parse + normalise ``url`` and describe what would be stored; stores nothing."""
-    extra = (settings.data_dir / "sample-feeds",)
-    options = IngestOptions.from_settings(settings, extra)
+    options = IngestOptions.from_settings(settings, (staged_samples_dir(settings),))
     with make_client(options.fetch, max_connections=1) as client:
         collected = collect_feed(client, FeedState(id=0, name="check", url=url), options)
     fetched, parsed = collected.fetched, collected.parsed

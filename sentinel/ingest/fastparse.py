@@ -68,6 +68,14 @@ def _text(element: ET.Element) -> str:
     return _finish((element.text or "").strip())
 
 
+def _required(element: ET.Element, what: str) -> str:
+    """The stripped text of a link or guid, which feedparser treats specially when empty."""
+    value = (element.text or "").strip()
+    if len(element) or not value:
+        raise Unusual(f"empty {what}")
+    return value
+
+
 def _finish(value: str) -> str:
     # feedparser: "address common error where people take data that is already utf-8,
     # presume that it is iso-8859-1, and re-encode it", then "map win-1252 extensions".
@@ -118,9 +126,7 @@ def _rfc822(value: str) -> Any:
 def _guid(entry: dict[str, Any], guid: ET.Element, permalink: bool) -> None:
     """feedparser's ``_end_guid``: a permalink guid is resolved, and is the link when no link
     came before it (a later link replaces it)."""
-    if len(guid) or not (guid.text or "").strip():
-        raise Unusual("empty guid")
-    value = guid.text.strip()
+    value = _required(guid, "guid")
     entry["id"] = _finish(_urljoin("", value) if permalink else value)
     entry["guidislink"] = permalink and "link" not in entry
     if entry["guidislink"]:
@@ -139,9 +145,7 @@ def _rss_item(item: ET.Element) -> Entry:
                              "true") == "true"
             _guid(entry, child, permalink)
         elif child.tag == "link":
-            if len(child) or not (child.text or "").strip():
-                raise Unusual("empty link")
-            href = _link_text(_finish(_urljoin("", child.text.strip())))
+            href = _link_text(_finish(_urljoin("", _required(child, "link"))))
             entry["link"] = href
             entry["links"].append({"rel": "alternate", "type": "text/html", "href": href})
     _dated(entry, "published_parsed", found.get("pubDate"))

@@ -18,7 +18,7 @@ import random
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -72,7 +72,6 @@ class FetchResult:
     retryable: bool = False
     retry_after: float | None = None
     attempts: int = 1
-    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def not_modified(self) -> bool:
@@ -241,14 +240,8 @@ def fetch_feed(client: httpx.Client, url: str, *, etag: str | None = None,
         retry=lambda state: not state.outcome.failed and state.outcome.result().retryable,
         retry_error_callback=lambda state: state.outcome.result(),
     )
-    state_holder: dict[str, int] = {}
-
-    def attempt() -> FetchResult:
-        state_holder["n"] = state_holder.get("n", 0) + 1
-        return fetch_once(client, url, etag, last_modified, options)
-
-    result = retrying(attempt)
-    result.attempts = state_holder.get("n", 1)
+    result = retrying(fetch_once, client, url, etag, last_modified, options)
+    result.attempts = retrying.statistics.get("attempt_number", 1)
     if result.error and result.attempts > 1:
         result.error += f" (after {result.attempts} attempts)"
     if result.retry_after is not None and result.retry_after > options.retry_after_cap_s:

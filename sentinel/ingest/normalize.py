@@ -77,13 +77,6 @@ class ArticleRecord:
     tickers: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
 
-    def row(self, fetched_at: datetime) -> dict:
-        return {"identity": self.identity, "guid": self.guid, "url": self.url,
-                "title": self.title, "summary": self.summary,
-                "published_at": self.published_at, "date_flag": self.date_flag,
-                "content_hash": self.content_hash, "tickers": self.tickers,
-                "flags": self.flags, "fetched_at": fetched_at}
-
 
 class Watchlist:
     """Company names -> tickers, matched as whole words, case-insensitively.
@@ -170,8 +163,7 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     simple = SIMPLE_URL.fullmatch(url) if url.isascii() else None
     if simple:  # already canonical but for the fragment and tracking parameters
         scheme, host, path, query = simple.groups()
-        if query and TRACKING_QUERY.search(query):
-            query = "&".join(pair for pair in query.split("&") if pair and not _tracking(pair))
+        query = _without_tracking(query)
         return f"{scheme}://{host}{path or '/'}{'?' + query if query else ''}"
     return _canonical_url(url, base)
 
@@ -197,9 +189,15 @@ def _canonical_url(url: str, base: str | None) -> str | None:
     host = host.rstrip(".")
     if not host or BLANK.search(host):
         return None
+    return urlunsplit((scheme, f"{host}:{port}" if port else host, path or "/",
+                       _without_tracking(query), ""))
+
+
+def _without_tracking(query: str | None) -> str | None:
+    """The query without tracking parameters (the others keep their order and encoding)."""
     if query and TRACKING_QUERY.search(query):
-        query = "&".join(pair for pair in query.split("&") if pair and not _tracking(pair))
-    return urlunsplit((scheme, f"{host}:{port}" if port else host, path or "/", query, ""))
+        return "&".join(pair for pair in query.split("&") if pair and not _tracking(pair))
+    return query
 
 
 def _tracking(pair: str) -> bool:

@@ -267,6 +267,11 @@ def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions,
     return totals
 
 
+def staged_samples_dir(settings: Settings) -> Path:
+    """Where the bundled samples are staged (shifted to now) for file:// reading."""
+    return settings.data_dir / "sample-feeds"
+
+
 def configured_feeds(settings: Settings, now: datetime) -> tuple[list[FeedConfig], list[Path]]:
     """The feeds to poll and the directories file:// URLs may read from.
 
@@ -274,7 +279,7 @@ def configured_feeds(settings: Settings, now: datetime) -> tuple[list[FeedConfig
     """
     if settings.feeds_file is not None:
         return load_feeds_file(settings.feeds_file), []
-    staged = settings.data_dir / "sample-feeds"
+    staged = staged_samples_dir(settings)
     feeds_file = stage_sample_feeds(settings.sample_feeds_dir, staged, now)
     return load_feeds_file(feeds_file), [staged]
 

@@ -12,9 +12,11 @@ For one feed's batch:
    one feed, distinct guids sharing a URL stay distinct items, e.g. a recurring "markets wrap".)
 4. new records, and records whose title or summary changed (a new ``content_hash``, which makes
    the article's classifications stale) coming from the article's first source, go through one
-   multi-row ``INSERT ... ON CONFLICT (identity) DO UPDATE``; a changed headline from another
-   feed carrying the story is not written, so two feeds never overwrite each other every run;
-5. one multi-row insert links the articles not yet linked to the feed.
+   ``INSERT ... SELECT FROM unnest(...) ON CONFLICT (identity) DO UPDATE``; a changed headline
+   from another feed carrying the story is not written, so two feeds never overwrite each
+   other every run;
+5. the same statement links the written articles, and those found in step 2 that are not
+   linked to the feed yet, to it.
 
 Unchanged entries, the bulk of every fetch after the first, cost only the SELECT: rerunning
 the same batch inserts and updates nothing.
@@ -83,14 +85,6 @@ WITH written AS (
 )
 SELECT id, inserted FROM written
 """)
-
-LINK = sa.text("""
-INSERT INTO article_feed (article_id, feed_id)
-SELECT article_id, :feed_id FROM unnest(CAST(:article_ids AS bigint[])) AS article_id
-ORDER BY article_id
-ON CONFLICT DO NOTHING
-""")
-
 
 def dedupe_batch(records: list[ArticleRecord]) -> list[ArticleRecord]:
     """The first record of each identity, in feed order."""
@@ -165,12 +159,10 @@ def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
         if not row.linked:
             to_link.add(row.id)
 
-    if upserts:  # sorted by identity in SQL: one lock order for concurrent writers
+    if upserts or to_link:  # sorted in SQL: one lock order for concurrent writers
         written = conn.execute(UPSERT, {"feed_id": feed_id, "fetched_at": fetched_at,
                                         "carried": sorted(to_link), **_columns(upserts)}).all()
         counts["new"] = sum(1 for row in written if row.inserted)
         counts["updated"] = len(written) - counts["new"]
         counts["duplicates"] += len(upserts) - len(written)
-    elif to_link:
-        conn.execute(LINK, {"feed_id": feed_id, "article_ids": sorted(to_link)})
     return counts

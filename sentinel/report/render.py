@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sentinel.errors import SentinelError
 from sentinel.report.charts import plot_negative_volume, plot_topic_sentiment
 from sentinel.report.data import BASELINE_DAYS, ReportData, collect_report_data
+from sentinel.status import format_when
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CONTROL = re.compile(r"[\x00-\x20\x7f]")
@@ -71,10 +72,6 @@ def safe_url(url: str | None) -> str | None:
     return url if urlsplit(url).scheme.lower() in {"http", "https"} and "//" in url else None
 
 
-def when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
-
-
 def link(title: str, url: str | None) -> str:
     target = safe_url(url)
     if target is None:
@@ -113,8 +110,8 @@ def section_alerts(data: ReportData) -> str:
         rows.append(
             f'<tr><td>{esc(a["dedup_key"])}</td>'
             f'<td class="status-{esc(a["state"])}">{esc(a["state"])}</td>'
-            f'<td>{esc(when(a["started_at"]))}</td>'
-            f'<td>{esc(when(a["resolved_at"]) if a["resolved_at"] else "open")}</td>'
+            f'<td>{esc(format_when(a["started_at"]))}</td>'
+            f'<td>{esc(format_when(a["resolved_at"]) if a["resolved_at"] else "open")}</td>'
             f'<td class="num">{a["observed"]:g} vs {a["expected"]:.1f}</td>'
             f"<td>{headlines}</td></tr>")
     return ('<section id="alerts"><h2>Alerts</h2><table><thead><tr><th>Segment</th>'
@@ -137,7 +134,7 @@ def section_headlines(data: ReportData) -> str:
     for h in data.headlines:
         meta = " · ".join(part for part in (
             ", ".join(h["feeds"]), ", ".join(h["tickers"]), h["topic"] or "",
-            f"p(negative) {h['p_negative']:.2f}", when(h["published_at"])) if part)
+            f"p(negative) {h['p_negative']:.2f}", format_when(h["published_at"])) if part)
         items.append(f'<li>{link(h["title"], h["url"])}<div class="meta">{esc(meta)}</div></li>')
     return ('<section id="headlines"><h2>Most negative headlines</h2><ol class="headlines">'
             + "".join(items) + "</ol></section>")
@@ -150,7 +147,7 @@ def section_feeds(data: ReportData) -> str:
             f'<tr><td>{esc(f["feed_name"])}</td>'
             f'<td class="status-{esc(f["status"]).replace(" ", "-")}">{esc(f["status"])}</td>'
             f'<td class="num">{f["consecutive_failures"]}</td>'
-            f'<td>{esc(when(f["last_success_at"]))}</td>'
+            f'<td>{esc(format_when(f["last_success_at"]))}</td>'
             f'<td class="num">{f["fetches"]}</td><td class="num">{f["failed"]}</td>'
             f'<td class="num">{f["new"]}</td><td>{esc(f["last_error"] or "")}</td></tr>')
     body = "".join(rows) or '<tr><td colspan="8" class="muted">No feeds configured.</td></tr>'
@@ -162,7 +159,7 @@ def section_feeds(data: ReportData) -> str:
 
 def render_html(data: ReportData, volume_png: bytes, heatmap_png: bytes,
                 generated_at: datetime) -> str:
-    period = f"{when(data.since)} to {when(data.until)}"
+    period = f"{format_when(data.since)} to {format_when(data.until)}"
     volume_caption = (
         "Bars: negative articles per hour. Dashed line: expected, the median of the same hour "
         f"on the previous {BASELINE_DAYS} days (a reading aid, not the detector's baseline). "
@@ -176,7 +173,7 @@ def render_html(data: ReportData, volume_png: bytes, heatmap_png: bytes,
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Sentinel report, {esc(period)}</title><style>{STYLE}</style></head>",
         "<body><main>", "<h1>Sentinel news sentiment report</h1>",
-        f'<p class="period">{esc(period)} · generated {esc(when(generated_at))}</p>',
+        f'<p class="period">{esc(period)} · generated {esc(format_when(generated_at))}</p>',
         section_summary(data), section_alerts(data),
         section_figure("negative-volume", "Negative volume vs expected", volume_png,
                        "Negative articles per hour against the expected level for "
