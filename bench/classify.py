@@ -231,13 +231,15 @@ def main() -> None:
         print(f"gpu={torch.cuda.get_device_name(0)} torch={torch.__version__}")
 
     reference = load_classifier(args.model, device=device, precision="fp32", token_budget=budget)
+    # one fp32 copy of the checkpoint serves both baselines (neither changes the weights)
+    model, tokenizer, _ = load_multitask(args.model)
     methods = {
         "engine": (clf.predict_proba, texts),
         "fp32": (reference.predict_proba, base_texts),
-        "naive": (naive_fn(*load_multitask(args.model)[:2], device), base_texts),
+        "naive": (naive_fn(model, tokenizer, device), base_texts),
     }
     if not args.skip_pipeline:
-        methods["pipeline"] = (pipeline_fn(*load_multitask(args.model)[:2], device), base_texts)
+        methods["pipeline"] = (pipeline_fn(model, tokenizer, device), base_texts)
     rates, out = measure(methods, args.rounds, device, args.warmup)
     rate, fast, ref, naive = rates["engine"], out["engine"], out["fp32"], out["naive"]
     naive_rate, pipe_rate = rates["naive"], rates.get("pipeline", float("nan"))
@@ -245,7 +247,6 @@ def main() -> None:
     print(f"engine fp32 (reference):                 {rates['fp32']:9.1f} texts/s")
     print(f"naive (a) max_length=128, batch 16, fp32: {naive_rate:9.1f} texts/s")
     print(f"pipeline (b) one text at a time, fp32:    {pipe_rate:9.1f} texts/s")
-    model, tokenizer, _ = load_multitask(args.model)
 
     agreement = {}
     for task in clf.tasks:
@@ -258,7 +259,7 @@ def main() -> None:
         + f" (naive vs fp32 engine: {naive_agree:.4f})"
     )
 
-    lengths = [len(tokenizer(prepare_text(t))["input_ids"]) for t in texts[:2000]]
+    lengths = [len(ids) for ids in tokenizer([prepare_text(t) for t in texts[:2000]])["input_ids"]]
     mean_len = float(np.mean(lengths))
     per_token = flops_per_token(model.encoder.config, mean_len)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(clf.precision, torch.float32)

@@ -295,6 +295,7 @@ def train_command(
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 4,
     batch_size: Annotated[int, typer.Option(help="Rows per optimiser step.")] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
     warmup_ratio: Annotated[float, typer.Option(help="Share of steps for linear warm-up.")] = 0.06,
     max_length: Annotated[int, typer.Option(help="Tokens per training text.")] = 128,
     class_weighting: Annotated[str, typer.Option(
@@ -331,8 +332,8 @@ def train_command(
     result = train(
         files, out, base_model=base or default_base_model(), valid_files=valid or None,
         dev_fraction=dev_fraction, name=name, epochs=epochs, batch_size=batch_size, lr=lr,
-        warmup_ratio=warmup_ratio, max_length=max_length, class_weighting=class_weighting,  # type: ignore[arg-type]
-        task_weights=task_weights,
+        weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_length=max_length,
+        class_weighting=class_weighting, task_weights=task_weights,  # type: ignore[arg-type]
         patience=patience, seed=seed, threads=threads, mixed_precision=mixed_precision,  # type: ignore[arg-type]
         max_steps=max_steps, limit=limit, text_col=text_col, label_col=label_col,
         label_names=names, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),

@@ -44,15 +44,17 @@ def write_model_card(
     command: str,
     extra_notes: str = "",
 ) -> Path:
+    from sentinel.classify.model import META_FILE, METRICS_FILE, WEIGHTS_FILE
+
     root = Path(model_dir)
-    meta = json.loads((root / "sentinel.json").read_text())
+    meta = json.loads((root / META_FILE).read_text())
     training = meta.get("training", {})
     hyper = training.get("hyperparameters", {})
     metrics = summarise(reports)
-    (root / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    write_report(metrics, root / METRICS_FILE)
     for task, report in reports.items():
         write_report(report, root / f"eval_{task}_valid.json")
-    size_mb = (root / "model.safetensors").stat().st_size / 1e6
+    size_mb = (root / WEIGHTS_FILE).stat().st_size / 1e6
     rows = "\n".join(
         f"| {task} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['n']} |"
         for task, m in metrics.items()
@@ -87,7 +89,7 @@ hidden 384) with mean pooling and two linear heads, answered in one forward pass
 - **sentiment**: {", ".join(meta["tasks"].get("sentiment", []))};
 - **topic**: the 20 topics of the Twitter Financial News topic dataset.
 
-Weights: `model.safetensors` ({meta.get("dtype")}, {size_mb:.1f} MB). The version is the first
+Weights: `{WEIGHTS_FILE}` ({meta.get("dtype")}, {size_mb:.1f} MB). The version is the first
 12 hex digits of the weights' sha256. Input text is cleaned the same way in training and
 inference (`{meta.get("text_prep")}`: HTML entities decoded, links removed); texts longer than
 {meta.get("max_length")} tokens are split into sentence chunks whose probabilities are averaged.

@@ -117,7 +117,7 @@ def load_classifier(
     import torch
 
     from sentinel.classify.engine import TOKEN_BUDGETS, Runner, choose_device, choose_precision
-    from sentinel.classify.model import load_external, load_multitask
+    from sentinel.classify.model import METRICS_FILE, load_external, load_multitask
 
     started = time.perf_counter()
     if threads:
@@ -172,8 +172,8 @@ def load_classifier(
         joined = "|".join(f"{p[2]['name']}:{p[2]['version']}:{','.join(p[3])}" for p in parts)
         version = hashlib.sha256(joined.encode()).hexdigest()[:12]
     metrics = {}
-    if model_dir is not None and (Path(model_dir) / "metrics.json").is_file() and own_tasks:
-        metrics = json.loads((Path(model_dir) / "metrics.json").read_text())
+    if model_dir is not None and (Path(model_dir) / METRICS_FILE).is_file() and own_tasks:
+        metrics = json.loads((Path(model_dir) / METRICS_FILE).read_text())
     classifier = Classifier(
         name=name,
         version=version,

@@ -224,6 +224,19 @@ def make_batches(
     return [order[a:b] for a, b in reversed(bounds)]
 
 
+def pad_batch(rows: Sequence[Sequence[int]], pad_id: int,
+              multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids padded to the longest row (rounded up to ``multiple``) and the attention
+    mask, both int64 (rows x width): what inference and training feed the encoder."""
+    width = -(-max(len(r) for r in rows) // multiple) * multiple
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for j, r in enumerate(rows):
+        ids[j, : len(r)] = r
+        mask[j, : len(r)] = 1
+    return ids, mask
+
+
 def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
@@ -393,12 +406,7 @@ class Runner:
             return {t: np.concatenate([first[t], second[t]]) for t in first}
 
     def forward(self, rows: list[list[int]]) -> dict[str, np.ndarray]:
-        width = -(-max(len(r) for r in rows) // self.pad_multiple) * self.pad_multiple
-        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for j, r in enumerate(rows):
-            ids[j, : len(r)] = r
-            mask[j, : len(r)] = 1
+        ids, mask = pad_batch(rows, self.pad_id, self.pad_multiple)
         input_ids = torch.from_numpy(ids).to(self.device)
         attention = torch.from_numpy(mask).to(self.device)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):

@@ -26,6 +26,7 @@ from sentinel.errors import SentinelError
 FORMAT = "sentinel-multitask/1"
 META_FILE = "sentinel.json"
 WEIGHTS_FILE = "model.safetensors"
+METRICS_FILE = "metrics.json"  # validation metrics, written by sentinel.classify.card
 TEXT_PREP = "strip-urls+html-unescape/1"
 
 _URL = re.compile(r"https?://\S+|www\.\S+")

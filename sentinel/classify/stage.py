@@ -36,36 +36,22 @@ def article_text(title: str, summary: str | None) -> str:
     return f"{title}{joiner}{summary}"
 
 
-def get_classifier(settings: Any, model_dir: str | Path | None = None) -> Any:
-    """The classifier ``settings`` describe (``model_dir`` overrides), loaded once per process."""
-    from sentinel.classify.classifier import load_classifier
+CLASSIFIER_FIELDS = ("model_dir", "sentiment_model", "sentiment_labels", "topic_model",
+                     "topic_labels", "device", "precision", "threads", "token_budget", "max_length")
 
-    directory = Path(model_dir) if model_dir else Path(settings.model_dir)
-    key = (
-        str(directory),
-        settings.sentiment_model if not model_dir else None,
-        str(settings.sentiment_labels) if not model_dir else None,
-        settings.topic_model if not model_dir else None,
-        str(settings.topic_labels) if not model_dir else None,
-        settings.device,
-        settings.precision,
-        settings.threads,
-        settings.token_budget,
-        settings.max_length,
-    )
+
+def get_classifier(settings: Any, model_dir: str | Path | None = None) -> Any:
+    """The classifier ``settings`` describe, loaded once per process. ``model_dir`` (a backfill
+    with another model version) answers both tasks, whatever external models are configured."""
+    from sentinel.classify.classifier import load_classifier_from_settings
+
+    if model_dir:
+        settings = settings.model_copy(update={
+            "model_dir": Path(model_dir), "sentiment_model": None, "sentiment_labels": None,
+            "topic_model": None, "topic_labels": None})
+    key = tuple(str(getattr(settings, name)) for name in CLASSIFIER_FIELDS)
     if key not in _CACHE:
-        _CACHE[key] = load_classifier(
-            directory,
-            sentiment_model=key[1],
-            sentiment_labels=settings.sentiment_labels if key[1] else None,
-            topic_model=key[3],
-            topic_labels=settings.topic_labels if key[3] else None,
-            device=settings.device,
-            precision=settings.precision,
-            threads=settings.threads,
-            token_budget=settings.token_budget,
-            max_length=settings.max_length,
-        )
+        _CACHE[key] = load_classifier_from_settings(settings)
     return _CACHE[key]
 
 

@@ -223,7 +223,7 @@ def train(
     import torch
     from tqdm.auto import tqdm
 
-    from sentinel.classify.engine import cpu_supports_bf16
+    from sentinel.classify.engine import cpu_supports_bf16, pad_batch
     from sentinel.classify.evaluate import predict_labels, score
     from sentinel.classify.model import build_multitask, prepare_text, save_multitask
 
@@ -329,14 +329,10 @@ def train(
         for batch in bar:
             if step >= total_steps:
                 break
-            width = max(lengths[i] for i in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            ids, mask = map(torch.from_numpy, pad_batch([rows[i][0] for i in batch], pad_id))
             targets = {t: torch.full((len(batch),), -100, dtype=torch.long) for t in task_names}
             for j, i in enumerate(batch):
-                tok, ti, label = rows[i]
-                ids[j, : len(tok)] = torch.tensor(tok)
-                mask[j, : len(tok)] = 1
+                _, ti, label = rows[i]
                 targets[task_names[ti]][j] = label
             with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(ids, mask)
@@ -473,93 +469,13 @@ def train(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m sentinel.classify.train`` (the same options as ``sentinel train``)."""
-    import argparse
-    import json
-    import logging
+    """``python -m sentinel.classify.train``: ``sentinel -v train`` under the module's name."""
+    import sys
 
-    parser = argparse.ArgumentParser(prog="python -m sentinel.classify.train", description=__doc__)
-    parser.add_argument("--sentiment", help="labelled sentiment training file (.csv/.parquet)")
-    parser.add_argument("--topic", help="labelled topic training file (.csv/.parquet)")
-    parser.add_argument("--sentiment-valid")
-    parser.add_argument("--topic-valid")
-    parser.add_argument("--dev-fraction", type=float, default=0.05)
-    parser.add_argument("--base", help="base encoder: local dir or hub id (default: MiniLM-L6)")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--name", default="sentinel-minilm")
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--warmup-ratio", type=float, default=0.06)
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument(
-        "--class-weighting",
-        default="sentiment=none,topic=sqrt",
-        help="none|sqrt|inverse, or per task: sentiment=none,topic=sqrt",
-    )
-    parser.add_argument(
-        "--task-weights",
-        default="sentiment=2,topic=1",
-        help="loss multiplier per task, e.g. sentiment=2,topic=1",
-    )
-    parser.add_argument("--patience", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--threads", type=int)
-    parser.add_argument("--mixed-precision", choices=["auto", "bf16", "fp32"], default="auto")
-    parser.add_argument("--max-steps", type=int)
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--checkpoint-dir")
-    parser.add_argument("--sentiment-label-names", help="e.g. Bearish,Bullish,Neutral (id order)")
-    parser.add_argument("--topic-label-names")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from sentinel.classify.labels import parse_label_names
+    from sentinel.cli import app
 
-    files = {t: f for t, f in (("sentiment", args.sentiment), ("topic", args.topic)) if f}
-    valid = {
-        t: f for t, f in (("sentiment", args.sentiment_valid), ("topic", args.topic_valid)) if f
-    }
-    names = {
-        t: parse_label_names(v)
-        for t, v in (("sentiment", args.sentiment_label_names), ("topic", args.topic_label_names))
-        if v
-    }
-    result = train(
-        files,
-        args.out,
-        base_model=args.base or default_base_model(),
-        valid_files=valid or None,
-        dev_fraction=args.dev_fraction,
-        name=args.name,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio,
-        max_length=args.max_length,
-        class_weighting=args.class_weighting,
-        task_weights=args.task_weights,
-        patience=args.patience,
-        seed=args.seed,
-        threads=args.threads,
-        mixed_precision=args.mixed_precision,
-        max_steps=args.max_steps,
-        limit=args.limit,
-        label_names=names,
-        checkpoint_dir=args.checkpoint_dir,
-    )
-    print(
-        json.dumps(
-            {
-                "output_dir": str(result.output_dir),
-                "version": result.meta["version"],
-                "best_epoch": result.best_epoch,
-                "best_score": round(result.best_score, 4),
-                "seconds": round(result.seconds, 1),
-            }
-        )
-    )
+    args = sys.argv[1:] if argv is None else list(argv)
+    app(["-v", "train", *args], prog_name="python -m sentinel.classify.train")
 
 
 if __name__ == "__main__":
