@@ -115,6 +115,13 @@ def db_current() -> None:
     typer.echo(f"current={current_revision(engine)} head={head_revision()}")
 
 
+def migrated_engine_and_settings() -> tuple[Any, Any]:
+    """engine_and_settings() for a command that needs the schema: a clear error otherwise."""
+    engine, settings = engine_and_settings()
+    require_schema(engine)
+    return engine, settings
+
+
 def require_schema(engine: Any) -> None:
     from sentinel.db.migrate import current_revision, head_revision
 
@@ -139,8 +146,7 @@ def classify(
     """
     from sentinel.pipeline import run_classify, run_reaggregate, run_reclassify
 
-    engine, settings = engine_and_settings()
-    require_schema(engine)
+    engine, settings = migrated_engine_and_settings()
     if since is None and until is None:
         if model is not None:
             settings = settings.model_copy(update={"model_dir": Path(model)})
@@ -168,8 +174,7 @@ def run(once: Annotated[bool, typer.Option("--once",
         fail("`sentinel run` needs --once; scheduling is Airflow's job (see dags/ and README)", 2)
     from sentinel.pipeline import run_once
 
-    engine, settings = engine_and_settings()
-    require_schema(engine)
+    engine, settings = migrated_engine_and_settings()
     results = run_once(engine, settings, now=parse_time(now), echo=typer.echo)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
@@ -183,8 +188,7 @@ def ingest(feeds: Annotated[Path | None, typer.Option("--feeds", help="feeds.yam
     """Run the ingest stage alone and print its summary."""
     from sentinel.pipeline import run_ingest
 
-    engine, settings = engine_and_settings()
-    require_schema(engine)
+    engine, settings = migrated_engine_and_settings()
     if feeds is not None:
         settings = settings.model_copy(update={"feeds_file": feeds})
     typer.echo(run_ingest(engine, settings).line())
@@ -200,8 +204,7 @@ def feeds_list(feeds: FeedsFileOption = None) -> None:
     """The configured feeds with their health, unhealthy first."""
     from sentinel.ingest.commands import list_feeds
 
-    engine, settings = engine_and_settings()
-    require_schema(engine)
+    engine, settings = migrated_engine_and_settings()
     typer.echo(list_feeds(engine, settings, feeds))
 
 
@@ -243,8 +246,7 @@ def status() -> None:
     """Feeds and their health, article and classification counts, last runs, open alerts."""
     from sentinel.status import collect_status, render_status
 
-    engine, _ = engine_and_settings()
-    require_schema(engine)
+    engine, _ = migrated_engine_and_settings()
     with engine.connect() as conn:
         typer.echo(render_status(collect_status(conn)))
 
@@ -267,8 +269,7 @@ def report(
 
     end = parse_time(until) or datetime.now(UTC)
     start = parse_time(since) or end - timedelta(days=7)
-    engine, settings = engine_and_settings()
-    require_schema(engine)
+    engine, settings = migrated_engine_and_settings()
     result = write_report(engine, start, end, out or settings.data_dir / "reports" / "latest")
     typer.echo(f"report written: {result.html_path.resolve()}")
 

@@ -8,11 +8,13 @@ arguments, so tests can pass values directly.
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -215,8 +217,8 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def _default_text(name: str, field: object) -> str:
-    default = Settings.model_fields[name].get_default(call_default_factory=False)
+def _default_text(name: str, field: FieldInfo) -> str:
+    default = field.get_default(call_default_factory=False)
     if name == "data_dir":
         return "~/.local/share/sentinel"
     if isinstance(default, Path):
@@ -275,5 +277,7 @@ def render_settings_table() -> str:
     return "\n".join(rows)
 
 
-if __name__ == "__main__":  # python -m sentinel.settings > .env.example
-    print(render_env_example(), end="")
+if __name__ == "__main__":
+    # python -m sentinel.settings > .env.example; --table: the README's configuration table
+    print(render_settings_table() + "\n" if "--table" in sys.argv[1:] else render_env_example(),
+          end="")

@@ -125,6 +125,3 @@ def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
     """``T0`` + day days + hour:minute."""
     return T0 + timedelta(days=day, hours=hour, minutes=minute)
 
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from dbkit import empty_tables
 from sqlalchemy.engine import Engine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,15 +46,6 @@ def engine(database_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-def empty_tables(engine: Engine) -> None:
-    with engine.begin() as conn:
-        tables = conn.scalars(sa.text(
-            "SELECT quote_ident(tablename) FROM pg_tables "
-            "WHERE schemaname = 'public' AND tablename <> 'alembic_version'")).all()
-        if tables:
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

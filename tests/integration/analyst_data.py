@@ -189,14 +189,6 @@ def insert_alerts(conn: sa.Connection, sample: Sample) -> None:
     ])
 
 
-def empty_tables(engine: Engine) -> None:
-    """What the ``db`` fixture does after each test, for module-scoped fixtures (which cannot
-    use it; importing ``conftest`` is ambiguous with tests/dags/conftest.py on the path)."""
-    with engine.begin() as conn:
-        tables = conn.scalars(sa.text(
-            "SELECT quote_ident(tablename) FROM pg_tables "
-            "WHERE schemaname = 'public' AND tablename <> 'alembic_version'")).all()
-        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
 def load_sample(engine: Engine) -> Sample:

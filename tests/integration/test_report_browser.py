@@ -7,7 +7,8 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from analyst_data import empty_tables, load_week
+from analyst_data import load_week
+from dbkit import empty_tables
 from PIL import Image
 
 from sentinel.report.render import write_report

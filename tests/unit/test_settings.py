@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from sentinel.settings import Settings, render_env_example
+from sentinel.settings import Settings, render_env_example, render_settings_table
 
 
 def test_env_prefix_and_types(monkeypatch):
@@ -32,3 +32,5 @@ def test_readme_documents_every_setting():
     readme = (REPO / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"`SENTINEL_{name.upper()}`" not in readme]
     assert not missing, f"README configuration table lacks {missing}"
+    assert render_settings_table() in readme, (
+        "README configuration table is stale; regenerate it: python -m sentinel.settings --table")
