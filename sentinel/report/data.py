@@ -86,15 +86,20 @@ def read_hourly(conn: Connection, segments: list[Segment], since: datetime,
     """
     start = since.replace(minute=0, second=0, microsecond=0) - timedelta(days=BASELINE_DAYS)
     hours = pd.date_range(start, until, freq="h", inclusive="left", tz="UTC")
+    counts: dict[tuple[str, str], dict[datetime, int]] = {(s.kind, s.value): {} for s in segments}
+    for kind, value, bucket, negative in conn.execute(sa.text("""
+            SELECT segment_kind, segment_value, bucket_start, negative FROM v_sentiment_hourly
+            WHERE bucket_start >= :start AND bucket_start < :until
+              AND (segment_kind, segment_value) IN (
+                  SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:values AS text[])))"""),
+            {"start": start, "until": until, "kinds": [s.kind for s in segments],
+             "values": [s.value for s in segments]}):
+        counts[(kind, value)][bucket] = negative  # one scan of the view for every segment
     columns: dict[tuple[str, str], pd.Series] = {}
     for segment in segments:
-        counts = dict(conn.execute(sa.text("""
-            SELECT bucket_start, negative FROM v_sentiment_hourly
-            WHERE bucket_start >= :start AND bucket_start < :until
-              AND segment_kind = :kind AND segment_value = :value"""),
-            {"start": start, "until": until, "kind": segment.kind, "value": segment.value}).all())
-        observed = pd.Series(list(counts.values()), dtype=float,
-                             index=pd.to_datetime(list(counts), utc=True))
+        series = counts[(segment.kind, segment.value)]
+        observed = pd.Series(list(series.values()), dtype=float,
+                             index=pd.to_datetime(list(series), utc=True))
         negative = observed.reindex(hours, fill_value=0.0)
         previous = pd.concat([negative.shift(24 * day) for day in range(1, BASELINE_DAYS + 1)],
                              axis=1)
