@@ -61,6 +61,7 @@ TOPIC_LABELS: tuple[str, ...] = (
 
 TASK_LABELS: dict[str, tuple[str, ...]] = {SENTIMENT: SENTIMENT_LABELS, TOPIC: TOPIC_LABELS}
 DATASET_IDS: dict[str, tuple[str, ...]] = {SENTIMENT: SENTIMENT_DATASET_IDS, TOPIC: TOPIC_LABELS}
+_TOPICS_BY_LOWER = {label.lower(): label for label in TOPIC_LABELS}
 
 
 class LabelError(SentinelError):
@@ -82,8 +83,7 @@ def canonical_label(task: str, value: object) -> str:
         if name is not None:
             return name
     else:
-        by_lower = {label.lower(): label for label in TOPIC_LABELS}
-        name = by_lower.get(text.lower())
+        name = _TOPICS_BY_LOWER.get(text.lower())
         if name is not None:
             return name
     known = ", ".join(TASK_LABELS[task])

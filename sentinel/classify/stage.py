@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
+from sentinel.classify.classifier import Prediction
 from sentinel.db.models import Article, Classification, Model
 
 log = logging.getLogger(__name__)
+PREDICTION_COLUMNS = tuple(f.name for f in fields(Prediction))  # named as in classification
 
 _CACHE: dict[tuple, Any] = {}
 
@@ -150,36 +153,14 @@ def _classify_chunks(
             tick = time.perf_counter()
             predictions = classifier.classify([article_text(r.title, r.summary) for r in rows])
             seconds_in_model += time.perf_counter() - tick
-            values = [
-                {
-                    "article_id": r.id,
-                    "model_id": model_id,
-                    "content_hash": r.content_hash,
-                    "sentiment": p.sentiment,
-                    "p_negative": p.p_negative,
-                    "p_neutral": p.p_neutral,
-                    "p_positive": p.p_positive,
-                    "topic": p.topic,
-                    "topic_prob": p.topic_prob,
-                }
-                for r, p in zip(rows, predictions, strict=True)
-            ]
+            values = [{"article_id": r.id, "model_id": model_id,
+                       "content_hash": r.content_hash, **asdict(p)}
+                      for r, p in zip(rows, predictions, strict=True)]
             stmt = insert(Classification).values(values)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[Classification.article_id, Classification.model_id],
-                    set_={
-                        c: stmt.excluded[c]
-                        for c in (
-                            "content_hash",
-                            "sentiment",
-                            "p_negative",
-                            "p_neutral",
-                            "p_positive",
-                            "topic",
-                            "topic_prob",
-                        )
-                    }
+                    set_={c: stmt.excluded[c] for c in ("content_hash", *PREDICTION_COLUMNS)}
                     | {"created_at": sa.func.now()},
                 )
             )
