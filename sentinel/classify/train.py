@@ -97,12 +97,19 @@ def length_grouped_batches(
     return batches
 
 
+def _pairs(spec: str, what: str, example: str) -> dict[str, str]:
+    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}``; a piece without ``=`` is a clear error."""
+    pieces = [piece.split("=", 1) for piece in spec.split(",") if piece.strip()]
+    if any(len(piece) != 2 for piece in pieces):
+        raise SentinelError(f"{what} {spec!r}: expected task=value pairs, e.g. {example}")
+    return {key.strip(): value.strip() for key, value in pieces}
+
+
 def parse_weighting(spec: str | Mapping[str, str], tasks: Sequence[str]) -> dict[str, Weighting]:
     """``"sqrt"`` (every task) or ``"sentiment=none,topic=sqrt"`` -> ``{task: mode}``."""
     if isinstance(spec, str):
         if "=" in spec:
-            pairs = [p.split("=", 1) for p in spec.split(",") if p.strip()]
-            spec = {k.strip(): v.strip() for k, v in pairs}
+            spec = _pairs(spec, "class weighting", "sentiment=none,topic=sqrt")
         else:
             spec = {t: spec.strip() for t in tasks}
     out: dict[str, Weighting] = {}
@@ -128,8 +135,9 @@ def parse_task_weights(
         return dict.fromkeys(tasks, 1.0)
     if isinstance(spec, str):
         try:
-            spec = {k.strip(): float(v) for k, v in (p.split("=", 1) for p in spec.split(","))}
-        except ValueError:
+            pairs = _pairs(spec, "task weights", "sentiment=2,topic=1")
+            spec = {k: float(v) for k, v in pairs.items()}
+        except (SentinelError, ValueError):
             raise SentinelError(
                 f"task weights {spec!r}: expected task=number pairs, e.g. sentiment=2,topic=1"
             ) from None

@@ -196,6 +196,8 @@ def test_class_weighting_per_task() -> None:
         parse_weighting("topic=log", tasks)
     with pytest.raises(SentinelError, match="unknown task"):
         parse_weighting("news=sqrt", tasks)
+    with pytest.raises(SentinelError, match="expected task=value pairs"):
+        parse_weighting("sentiment=none,topic", tasks)  # was a bare ValueError
 
 
 def test_task_weights() -> None:
