@@ -93,12 +93,13 @@ def segment_label(kind: str, value: str) -> str:
     return "all news" if kind == "all" else f"{kind} {clean(value, 100)}"
 
 
-def _when(iso: str) -> str:
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+def _when(iso: str, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
+    return datetime.fromisoformat(iso).strftime(fmt)
 
 
 def render_text(payload: dict[str, Any]) -> str:
-    """The notification as plain text (the terminal, logs, Slack's notification fallback)."""
+    """The notification as plain text: what is printed (and stored) when Slack is not
+    configured. Slack messages carry their own fallback text (``slack.build_message``)."""
     label = segment_label(payload["segment_kind"], payload["segment_value"])
     if payload["kind"] == "resolved":
         return (f"RESOLVED: negative news in {label} is back to normal "

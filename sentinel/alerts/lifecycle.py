@@ -87,9 +87,21 @@ def _mark_judged(conn: Connection, start: datetime, now: datetime) -> None:
         {"start": start, "now": now})
 
 
+def _dedup_key(segment: rollup.Segment) -> str:
+    kind, value = segment
+    return "all" if kind == "all" else f"{kind}:{value}"
+
+
+def _open_alerts(conn: Connection) -> dict[str, Any]:
+    """Every alert not yet resolved (one per segment), by dedup key, locked for this run."""
+    rows = conn.execute(sa.select(Alert.__table__).where(Alert.state != "resolved")
+                        .with_for_update()).mappings().all()
+    return {row["dedup_key"]: row for row in rows}
+
+
 def judge_segments(conn: Connection, model_id: int, config: AlertConfig, now: datetime,
-                   interval_start: datetime) -> list[Verdict]:
-    """Verdicts for every segment that could fire or has an open alert."""
+                   interval_start: datetime, open_alerts: dict[str, Any]) -> list[Verdict]:
+    """Verdicts for every segment that could fire or has an open alert (``open_alerts``)."""
     width, params = config.width, config.params
     current = rollup.bucket_floor(now, width)
     fraction = (now - current) / width
@@ -105,14 +117,16 @@ def judge_segments(conn: Connection, model_id: int, config: AlertConfig, now: da
     segments = rollup.segments_with_negatives(conn, model_id, config.bucket_minutes, recent,
                                               int(np.ceil(params.min_count)))
     segments |= {s for s, (_t, neg) in partial_counts.items() if neg >= params.min_count}
-    open_keys = conn.execute(sa.select(Alert.segment_kind, Alert.segment_value)
-                             .where(Alert.state != "resolved")).all()
-    segments |= {(k, v) for k, v in open_keys}
+    segments |= {(a["segment_kind"], a["segment_value"]) for a in open_alerts.values()}
     if not segments:
         return []
     history = rollup.load_history(conn, model_id, config.bucket_minutes, segments, start, current)
-    firsts = rollup.first_buckets(conn, model_id, config.bucket_minutes,
-                                  segments | {("all", "all")})
+    # where a segment's history begins: its own first bucket for a source, the first bucket
+    # of all news for every other segment (so only those are looked up)
+    wanted = {s for s in segments if s[0] == "source"}
+    if any(s[0] != "source" for s in segments):
+        wanted.add(("all", "all"))
+    firsts = rollup.first_buckets(conn, model_id, config.bucket_minutes, wanted)
     data_start = firsts.get(("all", "all"), current)
 
     verdicts = []
@@ -209,15 +223,15 @@ def _repeat_due(last: datetime | None, now: datetime, interval: timedelta) -> bo
 
 
 def apply_verdicts(conn: Connection, model_id: int, config: AlertConfig, verdicts: list[Verdict],
-                   now: datetime) -> dict[str, int]:
+                   now: datetime, open_alerts: dict[str, Any]) -> dict[str, int]:
+    """Open, keep or resolve each verdict's alert (``open_alerts``: locked, by dedup key)."""
     counts = {"segments_judged": len(verdicts), "hot": 0, "opened": 0, "fired": 0,
               "repeated": 0, "resolved": 0, "queued": 0}
     for v in verdicts:
         kind, value = v.segment
-        key = "all" if kind == "all" else f"{kind}:{value}"
+        key = _dedup_key(v.segment)
         counts["hot"] += v.hot
-        alert = conn.execute(sa.select(Alert.__table__).where(
-            Alert.dedup_key == key, Alert.state != "resolved").with_for_update()).mappings().first()
+        alert = open_alerts.get(key)
         numbers = _numbers(v, config.width)
         if alert is None:
             if not v.hot or conn.scalar(sa.select(sa.func.count()).select_from(Alert).where(
@@ -283,8 +297,9 @@ def run_lifecycle(conn: Connection, model_id: int, config: AlertConfig,
     interval_start = _interval_start(conn, now)
     if interval_start is None:
         return {"stale_interval": 1}
-    verdicts = judge_segments(conn, model_id, config, now, interval_start)
-    counts = apply_verdicts(conn, model_id, config, verdicts, now)
+    open_alerts = _open_alerts(conn)
+    verdicts = judge_segments(conn, model_id, config, now, interval_start, open_alerts)
+    counts = apply_verdicts(conn, model_id, config, verdicts, now, open_alerts)
     _mark_judged(conn, interval_start, now)
     return counts
 

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from sentinel.alerts.slack import Outcome, sent_message
+from sentinel.alerts.slack import Outcome
 
 NOTIFY_LOCK = 0x5E47_0B0C
 MAX_BACKOFF = timedelta(hours=1)
@@ -38,14 +38,15 @@ def backoff(attempts: int, base_s: float, retry_after: float | None = None) -> t
 
 def _due(conn: sa.Connection, now: datetime) -> list[int]:
     return list(conn.scalars(sa.text(
-        "SELECT id FROM alert_delivery WHERE status IN ('pending', 'failed', 'in_flight') "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= :now) ORDER BY id"), {"now": now}))
+        "SELECT id FROM alert_delivery WHERE status = ANY(:open) "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= :now) ORDER BY id"),
+        {"now": now, "open": list(OPEN)}))
 
 
 def _waits_for_earlier(conn: sa.Connection, row: Any) -> bool:
     return bool(conn.scalar(sa.text(
         "SELECT count(*) FROM alert_delivery WHERE alert_id = :a AND id < :i "
-        "AND status IN ('pending', 'failed', 'in_flight')"), {"a": row.alert_id, "i": row.id}))
+        "AND status = ANY(:open)"), {"a": row.alert_id, "i": row.id, "open": list(OPEN)}))
 
 
 def _thread(conn: sa.Connection, row: Any) -> tuple[str, str] | None:
@@ -72,7 +73,7 @@ def _channel_id(conn: sa.Connection, row: Any, transport: Any) -> str | None:
 
 
 def _record_outcome(engine: Engine, delivery_id: int, outcome: Outcome, *, now: datetime,
-                    max_attempts: int, backoff_s: float, message: dict | None = None) -> str:
+                    max_attempts: int, backoff_s: float) -> str:
     """Write what an attempt did; returns the delivery's new status."""
     with engine.begin() as conn:
         attempts = conn.scalar(sa.text("SELECT attempts FROM alert_delivery WHERE id = :i "
@@ -84,7 +85,7 @@ def _record_outcome(engine: Engine, delivery_id: int, outcome: Outcome, *, now: 
                 "next_attempt_at = NULL, payload = payload || CAST(:msg AS jsonb) "
                 "WHERE id = :i"),
                 {"i": delivery_id, "rid": outcome.remote_id, "rch": outcome.remote_channel,
-                 "msg": _json({"message": message} if message else {})})
+                 "msg": _json({"message": outcome.message} if outcome.message else {})})
             return "sent"
         status = {"retry": "failed", "unknown": "in_flight", "dead": "dead"}[outcome.status]
         error = outcome.error
@@ -162,9 +163,7 @@ def deliver_pending(engine: Engine, transport: Any, *, now: datetime, max_attemp
                         {"i": delivery_id, "c": transport.label,
                          "t": thread[1] if thread else None})
                 outcome = transport.send(delivery_id, row.payload, thread)
-                message = sent_message(transport, delivery_id, row.payload) \
-                    if outcome.status == "sent" else None
-                status = _record_outcome(engine, delivery_id, outcome, message=message, **record)
+                status = _record_outcome(engine, delivery_id, outcome, **record)
                 counts[{"in_flight": "unknown"}.get(status, status)] += 1
                 if outcome.stop:
                     break

@@ -17,14 +17,13 @@ so retries belong to the outbox, which checks first.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sentinel.alerts.evidence import clean, render_text, segment_label, sparkline, times
+from sentinel.alerts.evidence import _when, clean, render_text, segment_label, sparkline, times
 
 EVENT_TYPE = "sentinel_alert"
 # Errors that no retry can fix; the first group is configuration: stop sending this run.
@@ -52,11 +51,17 @@ class Outcome:
     remote_channel: str | None = None
     retry_after: float | None = None
     stop: bool = False  # a configuration error: later deliveries would fail the same way
+    message: dict[str, Any] | None = None  # what a sent attempt put out, stored with it
+
+
+def escape_entities(text: str) -> str:
+    """``& < >`` as Slack's entities: no ``<!channel>``, ``<@U…>`` or ``<http://…|…>``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def escape_mrkdwn(text: Any, limit: int = 300) -> str:
     """Untrusted text made inert inside a Slack mrkdwn (or fallback) text."""
-    line = clean(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    line = escape_entities(clean(text, limit))
     return _MENTION.sub("\\1\u200b", line.translate(_LOOKALIKE))
 
 
@@ -70,10 +75,6 @@ def safe_url(url: Any) -> str | None:
     if re.search(r"[\s<>|\"'`\x00-\x1f\x7f]", url.strip()):
         return None
     return url.strip()
-
-
-def _when(iso: str, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
-    return datetime.fromisoformat(iso).strftime(fmt)
 
 
 def _headline_blocks(headlines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -140,7 +141,7 @@ def build_message(payload: dict[str, Any], delivery_id: int) -> dict[str, Any]:
     ]
     if payload["headlines"]:
         blocks += _headline_blocks(payload["headlines"])
-    sql = payload["sql"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    sql = escape_entities(payload["sql"])
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
         "*The detail, for analysts*\n```" + sql.replace("`", "ˋ") + "```")}})
     blocks.append(footer)
@@ -154,6 +155,13 @@ def metadata(delivery_id: int, payload: dict[str, Any]) -> dict[str, Any]:
         "delivery_id": delivery_id, "alert_id": payload["alert_id"], "kind": payload["kind"]}}
 
 
+def _rate_limited(headers: Any) -> Outcome:
+    """A 429: not posted; retry after Slack's Retry-After (60 s when it sends none)."""
+    retry = float(headers.get("Retry-After") or headers.get("retry-after") or 60)
+    return Outcome("retry", error=f"rate limited (429), retry after {retry:g}s",
+                   retry_after=retry)
+
+
 def _api_error(exc: Exception) -> Outcome:
     """Classify a failed Web API call (SlackApiError or a transport error)."""
     from slack_sdk.errors import SlackApiError
@@ -164,10 +172,7 @@ def _api_error(exc: Exception) -> Outcome:
     status = getattr(response, "status_code", None)
     code = response.get("error") if isinstance(getattr(response, "data", None), dict) else None
     if status == 429 or code == "ratelimited":
-        retry = float(response.headers.get("Retry-After") or response.headers.get("retry-after")
-                      or 60)
-        return Outcome("retry", error=f"rate limited (429), retry after {retry:g}s",
-                       retry_after=retry)
+        return _rate_limited(response.headers)
     if code in CONFIG_ERRORS:
         return Outcome("dead", error=f"{code}: check SENTINEL_SLACK_BOT_TOKEN and "
                        "SENTINEL_SLACK_CHANNEL (the bot must be in the channel)", stop=True)
@@ -204,7 +209,12 @@ class BotTransport:
                 unfurl_media=False, parse="none", link_names=False)
         except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
             return _api_error(exc)
-        return Outcome("sent", remote_id=response["ts"], remote_channel=response["channel"])
+        return Outcome("sent", remote_id=response["ts"], remote_channel=response["channel"],
+                       message=message)
+
+    def post_text(self, text: str) -> None:
+        """Post a plain text (no outbox, no metadata) to the channel; raises on failure."""
+        self.client.chat_postMessage(channel=self.channel, text=text)
 
     def find(self, delivery_id: int, channel: str, oldest: datetime,
              thread_ts: str | None) -> str | None:
@@ -245,6 +255,12 @@ class WebhookTransport:
 
         self.client = WebhookClient(url, timeout=timeout, retry_handlers=[])
 
+    def post_text(self, text: str) -> None:
+        """Post a plain text to the webhook's channel; raises unless Slack answers 200."""
+        response = self.client.send(text=text)
+        if response.status_code != 200:
+            raise RuntimeError(f"webhook answered HTTP {response.status_code}: {response.body}")
+
     def send(self, delivery_id: int, payload: dict[str, Any], thread: tuple[str, str] | None
              ) -> Outcome:
         message = build_message(payload, delivery_id)
@@ -255,12 +271,9 @@ class WebhookTransport:
             return Outcome("unknown", error=f"{type(exc).__name__}: {exc}"[:500])
         body = (response.body or "").strip()
         if response.status_code == 200:
-            return Outcome("sent")
+            return Outcome("sent", message=message)
         if response.status_code == 429:
-            retry = float(response.headers.get("Retry-After") or response.headers.get(
-                "retry-after") or 60)
-            return Outcome("retry", error=f"rate limited (429), retry after {retry:g}s",
-                           retry_after=retry)
+            return _rate_limited(response.headers)
         if body in CONFIG_ERRORS or response.status_code in (403, 404, 410):
             return Outcome("dead", error=f"{response.status_code} {body}: check "
                            "SENTINEL_SLACK_WEBHOOK_URL", stop=True)
@@ -282,12 +295,6 @@ class LogTransport:
 
     def send(self, delivery_id: int, payload: dict[str, Any], thread: tuple[str, str] | None
              ) -> Outcome:
-        self.echo(render_text(payload))
-        return Outcome("sent")
-
-
-def sent_message(transport: Any, delivery_id: int, payload: dict[str, Any]) -> dict[str, Any]:
-    """What the delivery put out, to store with it."""
-    if isinstance(transport, LogTransport):
-        return {"text": render_text(payload)}
-    return json.loads(json.dumps(build_message(payload, delivery_id)))
+        text = render_text(payload)
+        self.echo(text)
+        return Outcome("sent", message={"text": text})

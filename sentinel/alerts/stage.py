@@ -58,10 +58,16 @@ def alert_config(settings: Settings) -> AlertConfig:
                        top_headlines=settings.top_headlines, channel=channel_label(settings))
 
 
-def _skip(reason: str) -> None:
-    from sentinel.pipeline import StageSkipped
+def _lock_active_model(conn: sa.Connection) -> int:
+    """Take the detect lock (until the transaction ends); the active model's id, or skip the
+    stage when nothing is classified yet."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DETECT_LOCK})
+    model_id = rollup.active_model_id(conn)
+    if model_id is None:
+        from sentinel.pipeline import StageSkipped
 
-    raise StageSkipped(reason)
+        raise StageSkipped("no active model yet: nothing is classified (run the classify stage)")
+    return model_id
 
 
 def detect_alerts(engine: Engine, settings: Settings, *, now: datetime | None = None) -> dict:
@@ -69,10 +75,7 @@ def detect_alerts(engine: Engine, settings: Settings, *, now: datetime | None = 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     config = alert_config(settings)
     with engine.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DETECT_LOCK})
-        model_id = rollup.active_model_id(conn)
-        if model_id is None:
-            _skip("no active model yet: nothing is classified (run the classify stage)")
+        model_id = _lock_active_model(conn)
         counts = rollup.update_rollups(conn, model_id, config.bucket_minutes)
         counts.update(run_lifecycle(conn, model_id, config, now))
     return counts
@@ -88,10 +91,7 @@ def rebuild_rollups(engine: Engine, settings: Settings, *, since: datetime,
         starts.append(first)
         first += width
     with engine.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DETECT_LOCK})
-        model_id = rollup.active_model_id(conn)
-        if model_id is None:
-            _skip("no active model yet: nothing is classified (run the classify stage)")
+        model_id = _lock_active_model(conn)
         redone = rollup.recompute_buckets(conn, model_id, settings.bucket_minutes, starts)
     return {"buckets_recomputed": redone}
 

@@ -337,3 +337,25 @@ def test_bot_token_without_a_channel_is_a_configuration_error(queued, db, settin
     broken = settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-x")})
     with pytest.raises(ConfigError, match="SENTINEL_SLACK_CHANNEL"):
         deliver_notifications(db, broken, now=NOW)
+
+
+def test_post_text_uses_the_alert_transports_without_retrying(settings, slack):
+    """What the DAGs' failure callback posts: the configured channel, one try, errors raised."""
+    from slack_sdk.errors import SlackApiError
+
+    from sentinel.alerts.stage import make_transport
+
+    make_transport(bot(settings, slack)).post_text("task `x` failed: a &lt; b")
+    (post,) = slack.messages
+    assert (post["channel"], post["text"]) == ("C0ALERTS", "task `x` failed: a &lt; b")
+    slack.fail("chat.postMessage", "500")
+    with pytest.raises(SlackApiError, match="Service unavailable"):
+        make_transport(bot(settings, slack)).post_text("again")
+    assert len(slack.calls("chat.postMessage")) == 2  # the SDK's retry handlers are off
+
+    make_transport(webhook(settings, slack)).post_text("hook")
+    assert [p["text"] for p in slack.webhook_posts] == ["hook"]
+    slack.fail("webhook", "503")
+    with pytest.raises(RuntimeError, match="HTTP 503"):
+        make_transport(webhook(settings, slack)).post_text("hook again")
+    assert len(slack.calls("webhook")) == 2
