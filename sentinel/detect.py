@@ -190,17 +190,15 @@ def buckets_per_day(bucket: timedelta) -> int | None:
     """How many buckets make a day, when a day is a whole number of them (else None)."""
     if bucket <= timedelta(0):
         raise ValueError(f"bucket size must be positive, got {bucket}")
-    if bucket > DAY:
+    if bucket > DAY or DAY % bucket:
         return None
-    per_day = DAY / bucket
-    return round(per_day) if abs(per_day - round(per_day)) < 1e-9 else None
+    return DAY // bucket
 
 
 @dataclass(frozen=True)
 class Baseline:
     expected: float          # expected count in a whole bucket at the judged time
     censored: np.ndarray     # bool, same shape as the history matrix: cells treated as spikes
-    history: np.ndarray      # the history matrix (days x buckets of the day)
     dispersion: float = 1.0
 
 
@@ -277,7 +275,7 @@ def _count_baseline(matrix: np.ndarray, params: DetectParams, weekly: bool,
         cells, expected, level = _fit_counts(matrix, ~censored, group, params.prior_counts,
                                              profile)
         dispersion = _dispersion(matrix, cells, ~censored, level, robust=False)
-    return Baseline(expected=expected, censored=censored, history=matrix, dispersion=dispersion)
+    return Baseline(expected=expected, censored=censored, dispersion=dispersion)
 
 
 def _gaussian_baseline(matrix: np.ndarray, weekly: bool) -> tuple[float, float]:
@@ -300,7 +298,7 @@ def _gaussian_baseline(matrix: np.ndarray, weekly: bool) -> tuple[float, float]:
 
 def judge_bucket(values: Sequence[float] | np.ndarray, t: int, *, per_day: int | None,
                  params: DetectParams, totals: Sequence[float] | np.ndarray | None = None,
-                 fraction: float = 1.0, history_start: int = 0, weekly: bool = True,
+                 fraction: float = 1.0, history_start: int = 0,
                  window: int | None = None, day_phase: int | None = None,
                  model: Literal["poisson", "gaussian"] = "poisson") -> Judgement:
     """Judge bucket ``t`` of ``values`` (counts per bucket) against the buckets before it.
@@ -325,14 +323,14 @@ def judge_bucket(values: Sequence[float] | np.ndarray, t: int, *, per_day: int |
         matrix = values[t - span:t].reshape(span, 1)
     observed = float(values[t])
     warmup = available < params.min_history_buckets
-    base_weekly = weekly and bool(per_day) and matrix.shape[1] == per_day
+    weekly = bool(per_day) and matrix.shape[1] == per_day
     if model == "gaussian":
-        return _judge_gaussian(values, t, matrix, base_weekly, params, fraction, warmup)
+        return _judge_gaussian(values, t, matrix, weekly, params, fraction, warmup)
 
     if matrix.size == 0:
-        baseline = Baseline(0.0, np.zeros((0, 1), dtype=bool), matrix)
+        baseline = Baseline(0.0, np.zeros((0, 1), dtype=bool))
     else:
-        baseline = _count_baseline(matrix, params, base_weekly, day_phase)
+        baseline = _count_baseline(matrix, params, weekly, day_phase)
     floor = 0.5 / max(matrix.size, 1)  # "nothing in n buckets": half an event over the window
     expected = max(baseline.expected, floor) * fraction
     phi = baseline.dispersion
@@ -348,10 +346,7 @@ def judge_bucket(values: Sequence[float] | np.ndarray, t: int, *, per_day: int |
         share = observed / total if total > 0 else None
         if matrix.size:
             keep = ~baseline.censored
-            if per_day and matrix.shape[1] == per_day:
-                tot_hist = _history_matrix(totals, t, per_day, matrix.shape[0])
-            else:
-                tot_hist = totals[t - matrix.size:t].reshape(matrix.shape)
+            tot_hist = totals[t - matrix.size:t].reshape(matrix.shape)  # laid out as ``matrix``
             neg_sum, tot_sum = float(matrix[keep].sum()), float(tot_hist[keep].sum())
             if tot_sum >= params.min_share_history:
                 expected_share = (neg_sum + 0.5) / (tot_sum + 1)
@@ -363,7 +358,7 @@ def judge_bucket(values: Sequence[float] | np.ndarray, t: int, *, per_day: int |
     return Judgement(index=t, observed=observed, expected=expected, z=z, total=total, share=share,
                      expected_share=expected_share, share_z=share_z, count_spike=count_spike,
                      share_spike=share_spike, warmup=warmup, fraction=fraction,
-                     extra={"dispersion": phi, "history_buckets": int(matrix.size)})
+                     extra={"dispersion": phi})
 
 
 def _judge_gaussian(values: np.ndarray, t: int, matrix: np.ndarray, weekly: bool,
@@ -428,8 +423,8 @@ def detect_spikes(times: Iterable[Any], values: Iterable[float], *,
     bucket = bucket or infer_bucket(times)
     ns = _to_utc_times(times)
     width = int(bucket / timedelta(microseconds=1)) * 1000
-    origin = int(ns.min()) // width * width if bucket <= DAY and DAY % bucket == timedelta(0) \
-        else int(ns.min())
+    per_day = buckets_per_day(bucket)
+    origin = int(ns.min()) // width * width if per_day else int(ns.min())
     slots = (ns - origin) // width
     size = int(slots.max()) + 1
     model = params.model
@@ -448,7 +443,6 @@ def detect_spikes(times: Iterable[Any], values: Iterable[float], *,
         total_raw = np.asarray(list(totals), dtype=float)
         total_grid = np.zeros(size)
         np.add.at(total_grid, slots, np.nan_to_num(total_raw))
-    per_day = buckets_per_day(bucket)
     window = max(1, round(params.baseline_days * DAY / bucket))
     results = []
     for t in range(size):

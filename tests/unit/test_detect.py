@@ -208,3 +208,13 @@ def test_bad_input_says_what_was_expected():
     assert buckets_per_day(timedelta(minutes=15)) == 96
     assert buckets_per_day(timedelta(minutes=7)) is None
     assert buckets_per_day(timedelta(days=2)) is None
+
+
+def test_buckets_per_day_is_exact_like_the_grid_origin():
+    """A bucket that divides the day only up to rounding has no daily phase: detect_spikes then
+    does not align its grid to midnight either, so the two must agree."""
+    assert buckets_per_day(timedelta(days=1)) == 1
+    assert buckets_per_day(timedelta(seconds=1)) == 86_400
+    assert buckets_per_day(timedelta(seconds=86_400 / 7)) is None  # 6.99999999992 a day
+    with pytest.raises(ValueError, match="positive"):
+        buckets_per_day(timedelta(0))
