@@ -1,18 +1,19 @@
-"""Engine and session helpers: one code path for the embedded server and any configured URL."""
+"""Engine helpers: one code path for the embedded server and any configured URL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
 
 from sentinel.errors import ConfigError, DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from sentinel.settings import Settings
 
 URL_VARIABLE = "SENTINEL_DATABASE_URL"
 
@@ -68,9 +69,9 @@ def get_engine() -> Engine:
     return make_engine(resolve_database_url(configured, settings.pgdata_dir))
 
 
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    with factory() as session, session.begin():
-        yield session
+def engine_and_settings() -> tuple[Engine, Settings]:
+    """What every entry point (CLI command, DAG task) starts from: the process's engine for
+    the configured (or embedded) database and the configured settings."""
+    from sentinel.settings import get_settings
+
+    return get_engine(), get_settings()

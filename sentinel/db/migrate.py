@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -13,10 +14,9 @@ from sqlalchemy.engine import Engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
     return config
 
 
@@ -32,15 +32,17 @@ def head_revision() -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply migrations up to ``revision``; returns (before, after). A no-op when up to date."""
     before = current_revision(engine)
-    with engine.begin() as conn:
-        config = alembic_config(engine)
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    _run(engine, command.upgrade, revision)
     return before, current_revision(engine)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
+    _run(engine, command.downgrade, revision)
+
+
+def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
+    """One Alembic command in one transaction, on a connection handed to ``env.py``."""
     with engine.begin() as conn:
-        config = alembic_config(engine)
+        config = alembic_config()
         config.attributes["connection"] = conn
-        command.downgrade(config, revision)
+        step(config, revision)
