@@ -1,4 +1,5 @@
-"""What Sentinel's DAGs share: owner, tags, retry policy, pool/queue names, the failure callback.
+"""What Sentinel's DAGs share: owner, tags, DAG and retry settings, pool/queue names, the failure
+callback, and the body of a pipeline task (``run_stage``).
 
 The DAG files import this module at parse time, so it imports nothing but the standard library;
 Sentinel (and with it SQLAlchemy, torch, ...) is imported inside the functions that run in a
@@ -42,12 +43,15 @@ def report_failure(context: dict[str, Any]) -> None:
     """``on_failure_callback``: say which task failed, in which run, and why.
 
     Posted to Slack when Slack is configured (bot token and channel, or a webhook), always
-    logged. Called only after the last retry; it never raises, so it cannot hide the failure.
+    logged. Called only after the last retry; posting never raises (a Slack or configuration
+    error is logged), so it cannot hide the failure.
     """
+    from sentinel.alerts.slack import escape_entities
+
     ti = context["ti"]
     error = context.get("exception")
     reason = f"{type(error).__name__}: {error}" if error else "no exception recorded"
-    reason = reason[:500].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    reason = escape_entities(reason[:500])
     text = (f"Sentinel: task `{ti.task_id}` of DAG `{ti.dag_id}` failed on try {ti.try_number} "
             f"(run `{ti.run_id}`): {reason}")
     log.error("%s", text)
@@ -63,24 +67,26 @@ def report_failure(context: dict[str, Any]) -> None:
 
 
 def post_to_slack(settings: Settings, text: str) -> str | None:
-    """Post ``text`` with the alert channel's credentials; returns where it went, or None."""
-    if settings.slack_bot_token and settings.slack_channel:
-        from slack_sdk import WebClient
+    """Post ``text`` through the alerts' own Slack transport (same channel, timeout and no
+    retried POSTs); returns where it went, or None when Slack is not configured. A bot token
+    without a channel raises ConfigError, as it does for alerts."""
+    from sentinel.alerts.slack import LogTransport
+    from sentinel.alerts.stage import make_transport
 
-        client = WebClient(token=settings.slack_bot_token.get_secret_value(),
-                           base_url=settings.slack_base_url, timeout=10)
-        client.chat_postMessage(channel=settings.slack_channel, text=text)
-        return f"slack-bot:{settings.slack_channel}"
-    if settings.slack_webhook_url:
-        from slack_sdk.webhook import WebhookClient
+    transport = make_transport(settings)
+    if isinstance(transport, LogTransport):
+        return None
+    transport.post_text(text)
+    return transport.label
 
-        response = WebhookClient(settings.slack_webhook_url.get_secret_value(), timeout=10).send(
-            text=text)
-        if response.status_code != 200:
-            raise RuntimeError(f"webhook answered HTTP {response.status_code}: {response.body}")
-        return "slack-webhook"
-    return None
 
+# What every Sentinel DAG passes to @dag: no catch-up runs, and one run at a time (the stages
+# share state).
+DAG_ARGS: dict[str, Any] = {
+    "start_date": START_DATE,
+    "catchup": False,
+    "max_active_runs": 1,
+}
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
@@ -125,12 +131,15 @@ def time_range(params: dict[str, Any]) -> tuple[datetime, datetime]:
     return since, until
 
 
-def engine_and_settings() -> tuple[Any, Settings]:
-    """What every task body starts from: the configured settings and the process's engine."""
-    from sentinel.db.engine import get_engine
-    from sentinel.settings import get_settings
+def run_stage(name: str, data_interval_end: datetime | None, dag_run: Any) -> dict[str, Any]:
+    """A pipeline task's body: run stage ``name`` of ``sentinel.pipeline.STAGES`` (the function
+    `sentinel run --once` calls) with the run's interval end as "now"; its summary for XCom."""
+    from sentinel.db.engine import engine_and_settings
+    from sentinel.pipeline import STAGES
 
-    return get_engine(), get_settings()
+    stage = dict(STAGES)[name]
+    now = interval_end(data_interval_end, dag_run)
+    return xcom_summary(stage(*engine_and_settings(), now=now))
 
 
 def xcom_summary(result: StageResult) -> dict[str, Any]:

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 from sentinel_airflow import (
+    DAG_ARGS,
     DEFAULT_ARGS,
     GPU_POOL,
     GPU_QUEUE,
-    START_DATE,
     Tag,
-    engine_and_settings,
     time_range,
     xcom_summary,
 )
@@ -35,9 +34,7 @@ TIME = {"type": "string", "format": "date-time"}
 
 @dag(
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
+    **DAG_ARGS,
     default_args={**DEFAULT_ARGS, "retries": 1},
     tags=[Tag.SENTINEL, Tag.MANUAL, Tag.BACKFILL],
     doc_md=__doc__,
@@ -53,6 +50,7 @@ TIME = {"type": "string", "format": "date-time"}
 def sentinel_backfill() -> None:
     @task(pool=GPU_POOL, queue=GPU_QUEUE)
     def reclassify(params=None) -> dict:
+        from sentinel.db.engine import engine_and_settings
         from sentinel.pipeline import run_reclassify
 
         since, until = time_range(params)
@@ -62,6 +60,7 @@ def sentinel_backfill() -> None:
 
     @task
     def reaggregate(params=None) -> dict:
+        from sentinel.db.engine import engine_and_settings
         from sentinel.pipeline import run_reaggregate
 
         since, until = time_range(params)

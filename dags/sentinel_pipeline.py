@@ -19,16 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import CronTriggerTimetable, dag, task
-from sentinel_airflow import (
-    DEFAULT_ARGS,
-    GPU_POOL,
-    GPU_QUEUE,
-    START_DATE,
-    Tag,
-    engine_and_settings,
-    interval_end,
-    xcom_summary,
-)
+from sentinel_airflow import DAG_ARGS, DEFAULT_ARGS, GPU_POOL, GPU_QUEUE, Tag, run_stage
 
 EVERY_15_MINUTES = CronTriggerTimetable("*/15 * * * *", timezone="UTC",
                                         interval=timedelta(minutes=15))
@@ -36,9 +27,7 @@ EVERY_15_MINUTES = CronTriggerTimetable("*/15 * * * *", timezone="UTC",
 
 @dag(
     schedule=EVERY_15_MINUTES,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
+    **DAG_ARGS,
     default_args=DEFAULT_ARGS,
     tags=[Tag.SENTINEL, Tag.SCHEDULED],
     doc_md=__doc__,
@@ -46,31 +35,19 @@ EVERY_15_MINUTES = CronTriggerTimetable("*/15 * * * *", timezone="UTC",
 def sentinel_pipeline() -> None:
     @task(execution_timeout=timedelta(minutes=10))
     def ingest(data_interval_end=None, dag_run=None) -> dict:
-        from sentinel.pipeline import run_ingest
-
-        now = interval_end(data_interval_end, dag_run)
-        return xcom_summary(run_ingest(*engine_and_settings(), now=now))
+        return run_stage("ingest", data_interval_end, dag_run)
 
     @task(pool=GPU_POOL, queue=GPU_QUEUE, trigger_rule="none_failed")
     def classify(data_interval_end=None, dag_run=None) -> dict:
-        from sentinel.pipeline import run_classify
-
-        now = interval_end(data_interval_end, dag_run)
-        return xcom_summary(run_classify(*engine_and_settings(), now=now))
+        return run_stage("classify", data_interval_end, dag_run)
 
     @task(trigger_rule="none_failed")
     def detect(data_interval_end=None, dag_run=None) -> dict:
-        from sentinel.pipeline import run_detect
-
-        now = interval_end(data_interval_end, dag_run)
-        return xcom_summary(run_detect(*engine_and_settings(), now=now))
+        return run_stage("detect", data_interval_end, dag_run)
 
     @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=10))
     def notify(data_interval_end=None, dag_run=None) -> dict:
-        from sentinel.pipeline import run_notify
-
-        now = interval_end(data_interval_end, dag_run)
-        return xcom_summary(run_notify(*engine_and_settings(), now=now))
+        return run_stage("notify", data_interval_end, dag_run)
 
     ingest() >> classify() >> detect() >> notify()
 
