@@ -59,10 +59,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
 
 
 def engine_and_settings() -> tuple[Any, Any]:
-    from sentinel.db.engine import get_engine
-    from sentinel.settings import get_settings
+    from sentinel.db.engine import engine_and_settings as shared
 
-    return get_engine(), get_settings()
+    return shared()  # imported late: `sentinel --help` stays free of SQLAlchemy
 
 
 @db_app.command("upgrade")
