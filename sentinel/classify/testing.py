@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 _WORDS = (
     "the a of to in and on for with as at by from is are was be has have after before "
@@ -23,21 +24,9 @@ def write_tiny_base(
     out_dir: str | Path, *, hidden: int = 32, layers: int = 2, seed: int = 0
 ) -> Path:
     """A random BERT encoder (+ tokenizer) that ``build_multitask`` can fine-tune."""
-    import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertModel
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    tokenizer = _tokenizer()
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        intermediate_size=hidden * 2,
-        max_position_embeddings=128,
-    )
+    out, tokenizer, config = _start(out_dir, seed, hidden=hidden, layers=layers)
     BertModel(config, add_pooling_layer=False).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
@@ -62,27 +51,30 @@ def write_tiny_sequence_classifier(
     out_dir: str | Path, id2label: Mapping[int, str], *, seed: int = 0
 ) -> Path:
     """A random ``BertForSequenceClassification`` checkpoint whose config carries ``id2label``."""
+    from transformers import BertForSequenceClassification
+
+    out, tokenizer, config = _start(
+        out_dir, seed, hidden=32, layers=1, num_labels=len(id2label), id2label=dict(id2label),
+        label2id={v: k for k, v in id2label.items()})
+    BertForSequenceClassification(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def _start(out_dir: str | Path, seed: int, *, hidden: int, layers: int,
+           **extra: Any) -> tuple[Path, Any, Any]:
+    """The output folder, the tiny tokenizer and a small BERT config; the seed is set."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import BertConfig
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     tokenizer = _tokenizer()
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=len(id2label),
-        id2label=dict(id2label),
-        label2id={v: k for k, v in id2label.items()},
-    )
-    BertForSequenceClassification(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden,
+                        num_hidden_layers=layers, num_attention_heads=4,
+                        intermediate_size=hidden * 2, max_position_embeddings=128, **extra)
+    return out, tokenizer, config
 
 
 def _tokenizer():
