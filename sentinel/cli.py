@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sentinel.errors import SentinelError
+
+if TYPE_CHECKING:
+    from sentinel.alerts.states import Episode
+    from sentinel.detect import Judgement
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -385,21 +389,27 @@ def spikes(
     csv: Annotated[Path, typer.Option("--csv", help="CSV file with one row per timestamp.")],
     time_col: Annotated[str, typer.Option(help="Timestamp column (ISO 8601; naive = UTC).")],
     value_col: Annotated[str, typer.Option(help="Value column (counts, or any numbers).")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list of the times at "
+                                           "which an alert opened (of the spiking buckets, "
+                                           "with --buckets).")] = False,
+    buckets: Annotated[bool, typer.Option("--buckets", help="One line per spiking bucket "
+                                          "instead of one per alert.")] = False,
     total_col: Annotated[str | None, typer.Option(help="Optional totals column: also judge the "
                                                   "value's share of it.")] = None,
-    z_threshold: Annotated[float | None, typer.Option(help="Spike significance (default: "
-                                                      "SENTINEL_Z_THRESHOLD).")] = None,
+    false_alerts_per_week: Annotated[float | None, typer.Option(
+        min=1e-6, help="False-alarm budget (default: SENTINEL_FALSE_ALERTS_PER_WEEK).")] = None,
     min_count: Annotated[float | None, typer.Option(help="Smallest value that can be a spike "
                                                     "(default: SENTINEL_MIN_NEGATIVE).")] = None,
 ) -> None:
-    """Flag the spikes of any time series (bucket size inferred from the data)."""
+    """Replay any time series through the detector and the alert lifecycle (bucket size
+    inferred from the data): one line per alert, as the pipeline would raise them."""
     import json
 
     import pandas as pd
 
-    from sentinel.alerts.stage import detect_params
-    from sentinel.detect import detect_spikes
+    from sentinel.alerts.stage import alert_rules, detect_params
+    from sentinel.alerts.states import replay
+    from sentinel.detect import detect_series
     from sentinel.settings import get_settings
 
     try:
@@ -418,16 +428,48 @@ def spikes(
     except (ValueError, TypeError) as exc:
         raise SentinelError(f"{csv}: expected ISO 8601 times in {time_col!r} and numbers in "
                             f"{value_col!r}: {exc}") from None
-    params = detect_params(get_settings())
-    overrides = {k: v for k, v in (("z_threshold", z_threshold), ("min_count", min_count))
-                 if v is not None}
+    settings = get_settings()
+    overrides = {k: v for k, v in (("false_alerts_per_week", false_alerts_per_week),
+                                   ("min_count", min_count)) if v is not None}
     try:
-        found = detect_spikes(times, values, totals=totals, params=params, model="auto",
-                              **overrides)
+        series = detect_series(times, values, totals=totals, params=detect_params(settings),
+                               model="auto", **overrides)
     except ValueError as exc:
         raise SentinelError(f"{csv}: {exc}") from None
-    stamps = [s.time.isoformat() for s in found]
+    if buckets:
+        found = [j for j in series.judgements if j.is_spike and j.time]
+        stamps = [j.time.isoformat() for j in found if j.time]
+        lines = [f"{stamp}  {_spike_numbers(j, series.bucket)}"
+                 for stamp, j in zip(stamps, found, strict=True)]
+    else:
+        episodes = replay(series.judgements, series.bucket, alert_rules(settings))
+        stamps = [e.opened.isoformat() for e in episodes]
+        lines = [_episode_line(e, series.bucket) for e in episodes]
     if json_out:
         typer.echo(json.dumps(stamps))
-    elif stamps:
-        typer.echo("\n".join(stamps))
+    elif lines:
+        typer.echo("\n".join(lines))
+    else:
+        typer.echo(f"no {'spiking bucket' if buckets else 'alert'}: "
+                   f"{len(series.judgements)} buckets of {_duration(series.bucket)} judged")
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes and minutes % 60 == 0 else f"{minutes} min"
+
+
+def _spike_numbers(j: Judgement, bucket: timedelta) -> str:
+    window = f"in its {_duration(bucket)} bucket" if j.span == 1 else (
+        f"over the {_duration(j.span * bucket)} to its end")
+    text = f"{j.observed:g} observed vs {j.expected:.1f} expected {window} (z {j.z:.1f})"
+    if j.share_spike and j.share is not None and j.expected_share is not None:
+        text += f"; negative share {j.share:.0%} vs {j.expected_share:.0%}"
+    return text
+
+
+def _episode_line(e: Episode, bucket: timedelta) -> str:
+    ended = f"ended {e.ended.isoformat()}" if e.ended else "still open"
+    peak = e.peak.time.isoformat() if e.peak.time else "?"
+    return (f"{e.opened.isoformat()}  alert  peak {peak}: {_spike_numbers(e.peak, bucket)}; "
+            f"{ended}")

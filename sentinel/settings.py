@@ -138,9 +138,15 @@ class Settings(BaseSettings):
         description="Warm-up: buckets of history (since data began; for a source, since it "
         "first appeared) before a segment can fire.",
     )
-    z_threshold: float = Field(
-        default=4.0, description="Spike significance: z-score of the Poisson (count) or "
-        "binomial (share) upper tail."
+    false_alerts_per_week: float = Field(
+        default=1.0, gt=0, le=100,
+        description="False-alarm budget of one segment: alerts a week that its own history says "
+        "chance alone would raise. Lower is quieter and slower to fire.",
+    )
+    channel_false_alerts_per_week: float = Field(
+        default=7.0, gt=0, le=1000,
+        description="False-alarm budget of the whole channel: shared by the segments that can "
+        "fire, so each gets min(false_alerts_per_week, this / their number).",
     )
     ratio_threshold: float = Field(
         default=2.0,

@@ -21,6 +21,7 @@ than the latest judged one changes nothing.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,8 +33,16 @@ from sqlalchemy.engine import Connection
 
 from sentinel.alerts import rollup
 from sentinel.alerts.evidence import analyst_sql, top_headlines
+from sentinel.alerts.states import OpenAlert, Rules, advance
 from sentinel.db.models import Alert, AlertDelivery
-from sentinel.detect import DetectParams, Judgement, buckets_per_day, judge_bucket
+from sentinel.detect import (
+    DetectParams,
+    Judgement,
+    buckets_per_day,
+    calibrate,
+    judge,
+    score_series,
+)
 
 CATCH_UP = 24  # most complete buckets judged as "new" in one run (after a gap in runs)
 TREND = 24     # buckets in the message's sparkline
@@ -50,10 +59,17 @@ class AlertConfig:
     notify_resolved: bool = True
     top_headlines: int = 5
     channel: str = "log"
+    channel_false_alerts_per_week: float = math.inf
 
     @property
     def width(self) -> timedelta:
         return timedelta(minutes=self.bucket_minutes)
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(fire_after_buckets=self.fire_after_buckets,
+                     repeat_interval=self.repeat_interval,
+                     resolve_after=self.resolve_after_buckets * self.width)
 
 
 @dataclass
@@ -62,8 +78,12 @@ class Verdict:
     hot: bool                     # a judged bucket spikes
     quiet: bool                   # no spike in the hold-down buckets nor the unfinished one
     judgement: Judgement          # the bucket the alert shows (the strongest spike, if any)
-    bucket_start: datetime
+    bucket_start: datetime        # that bucket's start
     trend: list[float]
+
+    def window_start(self, width: timedelta) -> datetime:
+        """Where the window behind the judgement starts (it may span several buckets)."""
+        return self.bucket_start - (self.judgement.span - 1) * width
 
 
 def _interval_start(conn: Connection, now: datetime) -> datetime | None:
@@ -99,9 +119,28 @@ def _open_alerts(conn: Connection) -> dict[str, Any]:
     return {row["dedup_key"]: row for row in rows}
 
 
+def segment_budget(conn: Connection, model_id: int, config: AlertConfig,
+                   now: datetime) -> tuple[float, int]:
+    """Each segment's false-alarm budget (alerts a week) and how many segments share the
+    channel's: those that reached the volume guard in a bucket of the baseline window."""
+    params = config.params
+    live = rollup.count_live_segments(conn, model_id, config.bucket_minutes,
+                                      now - timedelta(days=params.baseline_days), now,
+                                      int(np.ceil(params.min_count)))
+    shared = config.channel_false_alerts_per_week / max(live, 1)
+    return min(params.false_alerts_per_week, shared), live
+
+
 def judge_segments(conn: Connection, model_id: int, config: AlertConfig, now: datetime,
-                   interval_start: datetime, open_alerts: dict[str, Any]) -> list[Verdict]:
-    """Verdicts for every segment that could fire or has an open alert (``open_alerts``)."""
+                   interval_start: datetime, open_alerts: dict[str, Any],
+                   budget: float | None = None) -> list[Verdict]:
+    """Verdicts for every segment that could fire or has an open alert (``open_alerts``).
+
+    Each segment's last ``2 x baseline_days`` are scored (``sentinel.detect.score_series``: the
+    baseline of a bucket looks ``baseline_days`` back, and so does the calibration of its
+    scores), calibrated on what came before the first judged bucket, and the buckets that ended
+    in the data interval (and the unfinished one) are judged.
+    """
     width, params = config.width, config.params
     current = rollup.bucket_floor(now, width)
     fraction = (now - current) / width
@@ -109,14 +148,16 @@ def judge_segments(conn: Connection, model_id: int, config: AlertConfig, now: da
     new_complete = max(1, min(CATCH_UP, (current - rollup.bucket_floor(interval_start, width))
                               // width))
     per_day = buckets_per_day(width) or 1
-    span = (params.baseline_days + 1) * per_day + max(config.resolve_after_buckets, new_complete)
+    judged_back = max(config.resolve_after_buckets, new_complete)
+    span = 2 * params.baseline_days * per_day + judged_back
     start = current - span * width
 
     partial_counts = rollup.count_range(conn, model_id, current, now) if partial else {}
-    recent = [current - k * width for k in range(1, new_complete + 1)]
-    segments = rollup.segments_with_negatives(conn, model_id, config.bucket_minutes, recent,
-                                              int(np.ceil(params.min_count)))
-    segments |= {s for s, (_t, neg) in partial_counts.items() if neg >= params.min_count}
+    longest = max(1, *(round(timedelta(hours=h) / width) for h in params.scale_hours))
+    segments = rollup.segments_with_volume(
+        conn, model_id, config.bucket_minutes,
+        current - (new_complete + longest - 1) * width, current, int(np.ceil(params.min_count)))
+    segments |= {s for s, (_t, neg) in partial_counts.items() if neg > 0}
     segments |= {(a["segment_kind"], a["segment_value"]) for a in open_alerts.values()}
     if not segments:
         return []
@@ -137,47 +178,33 @@ def judge_segments(conn: Connection, model_id: int, config: AlertConfig, now: da
             negatives[i], totals[i] = negative, total
         totals[span], negatives[span] = partial_counts.get(segment, (0, 0))
         began = firsts.get(segment, current) if segment[0] == "source" else data_start
-        series = _Series(negatives, totals, max(0, (began - start) // width), start, width,
-                         params)
-        judged: dict[int, Judgement] = {}
-        for k in range(1, max(new_complete, config.resolve_after_buckets) + 1):
-            if negatives[span - k] >= params.min_count:
-                judged[span - k] = series.judge(span - k)
-        if partial and negatives[span] >= params.min_count:
-            judged[span] = series.judge(span, fraction)
+        last = span if partial else span - 1
+        scores = score_series(negatives[:last + 1], bucket=width, params=params,
+                              totals=totals[:last + 1],
+                              history_start=max(0, (began - start) // width),
+                              fraction=fraction if partial else 1.0)
+        # an open alert is judged by the bar it rose above (its own buckets are not routine)
+        until = span - judged_back
+        alert = open_alerts.get(_dedup_key(segment))
+        if alert is not None:
+            until = min(until, max(0, (alert["started_at"] - start) // width))
+        calibration = calibrate(scores, until, params, budget)
+        judged = {i: judge(scores, i, calibration, params,
+                           fraction if i == span else 1.0)
+                  for i in range(span - judged_back, last + 1)}
         spiking = [i for i, j in judged.items() if j.is_spike]
         hot = [i for i in spiking if i == span or span - i <= new_complete]
         holding = [i for i in spiking if i == span or span - i <= config.resolve_after_buckets]
-        if hot:
-            shown = max(hot, key=lambda i: (judged[i].z, i))
-        else:
-            shown = span if partial and span in judged else span - 1
-        judgement = judged.get(shown) or series.judge(shown, fraction if shown == span else 1.0)
+        shown = max(hot, key=lambda i: (judged[i].score - judged[i].threshold, i)) if hot else last
         verdicts.append(Verdict(segment=segment, hot=bool(hot), quiet=not holding,
-                                judgement=judgement, bucket_start=start + shown * width,
+                                judgement=judged[shown], bucket_start=start + shown * width,
                                 trend=negatives[span + 1 - TREND:].tolist()))
     return verdicts
 
 
-@dataclass
-class _Series:
-    negatives: np.ndarray
-    totals: np.ndarray
-    history_start: int
-    start: datetime
-    width: timedelta
-    params: DetectParams
-
-    def judge(self, i: int, fraction: float = 1.0) -> Judgement:
-        phase = ((self.start + i * self.width) - rollup.ORIGIN) % timedelta(days=1) // self.width
-        return judge_bucket(self.negatives, i, per_day=buckets_per_day(self.width),
-                            params=self.params, totals=self.totals, fraction=fraction,
-                            history_start=self.history_start, day_phase=phase)
-
-
 def _numbers(v: Verdict, width: timedelta) -> dict[str, Any]:
     j = v.judgement
-    return {"window_start": v.bucket_start, "window_end": v.bucket_start + width,
+    return {"window_start": v.window_start(width), "window_end": v.bucket_start + width,
             "observed": j.observed, "expected": j.expected, "negative_share": j.share,
             "expected_share": j.expected_share,
             "score": max(j.z, j.share_z if j.share_z is not None else -np.inf)}
@@ -197,8 +224,8 @@ def _payload(conn: Connection, model_id: int, config: AlertConfig, alert: dict[s
                 "peak_observed": details.get("peak_observed", alert["observed"]),
                 "peak_expected": details.get("peak_expected", alert["expected"])}
     window_end = min(v.bucket_start + config.width, now)
-    since = v.bucket_start - config.width  # the spiking bucket and the one before it
-    return {**base, "window_start": v.bucket_start.isoformat(),
+    since = min(v.window_start(config.width), v.bucket_start - config.width)
+    return {**base, "window_start": v.window_start(config.width).isoformat(),
             "window_end": (v.bucket_start + config.width).isoformat(),
             "fraction": j.fraction, "spike": j.kind, "observed": j.observed,
             "expected": j.expected, "ratio": j.ratio if np.isfinite(j.ratio) else 999.0,
@@ -218,15 +245,13 @@ def _enqueue(conn: Connection, alert_id: int, kind: str, now: datetime, channel:
     return conn.execute(stmt).rowcount
 
 
-def _repeat_due(last: datetime | None, now: datetime, interval: timedelta) -> bool:
-    return last is None or now - last >= interval
-
-
 def apply_verdicts(conn: Connection, model_id: int, config: AlertConfig, verdicts: list[Verdict],
                    now: datetime, open_alerts: dict[str, Any]) -> dict[str, int]:
-    """Open, keep or resolve each verdict's alert (``open_alerts``: locked, by dedup key)."""
+    """Open, keep or resolve each verdict's alert (``open_alerts``: locked, by dedup key); the
+    rules are ``sentinel.alerts.states.advance``."""
     counts = {"segments_judged": len(verdicts), "hot": 0, "opened": 0, "fired": 0,
               "repeated": 0, "resolved": 0, "queued": 0}
+    rules = config.rules
     for v in verdicts:
         kind, value = v.segment
         key = _dedup_key(v.segment)
@@ -237,54 +262,52 @@ def apply_verdicts(conn: Connection, model_id: int, config: AlertConfig, verdict
             if not v.hot or conn.scalar(sa.select(sa.func.count()).select_from(Alert).where(
                     Alert.dedup_key == key, Alert.resolved_at >= now)):
                 continue  # nothing to open, or this interval already ended an alert of it
-            state = "firing" if config.fire_after_buckets <= 1 else "pending"
+            opened, event = advance(None, hot=True, quiet=False, now=now, rules=rules)
+            assert opened is not None
             alert = conn.execute(sa.insert(Alert).values(
-                dedup_key=key, segment_kind=kind, segment_value=value, state=state,
-                started_at=v.bucket_start, last_firing_at=now,
-                last_notified_at=now if state == "firing" else None,
+                dedup_key=key, segment_kind=kind, segment_value=value, state=opened.state,
+                started_at=v.window_start(config.width), last_firing_at=now,
+                last_notified_at=opened.last_notified_at,
                 details={"model_id": model_id, "bucket_minutes": config.bucket_minutes,
                          "spiking_buckets": [v.bucket_start.isoformat()],
                          "peak_observed": v.judgement.observed,
                          "peak_expected": v.judgement.expected},
                 **numbers).returning(Alert.__table__)).mappings().one()
             counts["opened"] += 1
-            if state == "firing":
+            if event == "firing":
                 counts["fired"] += 1
                 counts["queued"] += _enqueue(conn, alert["id"], "firing", now, config.channel,
                                              _payload(conn, model_id, config, alert, v, "firing",
                                                       now))
             continue
         details = dict(alert["details"] or {})
+        spiking = sorted(set(details.get("spiking_buckets", []))
+                         | ({v.bucket_start.isoformat()} if v.hot else set()))
+        state = OpenAlert(alert["state"], alert["last_notified_at"])
+        after, event = advance(state, hot=v.hot, quiet=v.quiet, now=now, rules=rules,
+                               spiking_buckets=len(spiking))
         if v.hot:
-            spiking = sorted(set(details.get("spiking_buckets", [])) | {v.bucket_start.isoformat()})
             details["spiking_buckets"] = spiking[-50:]
             if v.judgement.observed >= details.get("peak_observed", 0):
                 details["peak_observed"] = v.judgement.observed
                 details["peak_expected"] = v.judgement.expected
             values: dict[str, Any] = {**numbers, "last_firing_at": now, "details": details}
-            kind_sent = None
-            if alert["state"] == "pending" and len(spiking) >= config.fire_after_buckets:
-                values["state"], kind_sent = "firing", "firing"
-                counts["fired"] += 1
-            elif alert["state"] == "firing" and _repeat_due(alert["last_notified_at"], now,
-                                                            config.repeat_interval):
-                kind_sent = "repeat"
-                counts["repeated"] += 1
-            if kind_sent:
-                values["last_notified_at"] = now
-                counts["queued"] += _enqueue(conn, alert["id"], kind_sent, now, config.channel,
+            if event in ("firing", "repeat"):
+                assert after is not None
+                values["state"], values["last_notified_at"] = after.state, now
+                counts["fired" if event == "firing" else "repeated"] += 1
+                counts["queued"] += _enqueue(conn, alert["id"], event, now, config.channel,
                                              _payload(conn, model_id, config, dict(alert), v,
-                                                      kind_sent, now))
+                                                      event, now))
             if any(alert[k] != value for k, value in values.items()):  # a rerun changes none
                 conn.execute(sa.update(Alert).where(Alert.id == alert["id"])
                              .values(**values, updated_at=sa.func.now()))
-        elif v.quiet:
+        elif after is None:
             conn.execute(sa.update(Alert).where(Alert.id == alert["id"]).values(
                 state="resolved", resolved_at=now, updated_at=sa.func.now(),
-                details={**details, "outcome": "expired" if alert["state"] == "pending"
-                         else "resolved"}))
+                details={**details, "outcome": event}))
             counts["resolved"] += 1
-            if alert["state"] == "firing" and config.notify_resolved:
+            if event == "resolved" and config.notify_resolved:
                 counts["queued"] += _enqueue(conn, alert["id"], "resolved", now, config.channel,
                                              _payload(conn, model_id, config, dict(alert), v,
                                                       "resolved", now))
@@ -298,8 +321,9 @@ def run_lifecycle(conn: Connection, model_id: int, config: AlertConfig,
     if interval_start is None:
         return {"stale_interval": 1}
     open_alerts = _open_alerts(conn)
-    verdicts = judge_segments(conn, model_id, config, now, interval_start, open_alerts)
+    budget, live = segment_budget(conn, model_id, config, now)
+    verdicts = judge_segments(conn, model_id, config, now, interval_start, open_alerts, budget)
     counts = apply_verdicts(conn, model_id, config, verdicts, now, open_alerts)
     _mark_judged(conn, interval_start, now)
-    return counts
+    return {**counts, "live_segments": live, "segment_budget": round(budget, 4)}
 

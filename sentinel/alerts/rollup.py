@@ -21,7 +21,7 @@ Writers keep the contract by stamping those columns: the classifier sets
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -196,19 +196,6 @@ def count_range(conn: Connection, model_id: int, start: datetime,
     return {(kind, value): (total, negative) for kind, value, total, negative in result}
 
 
-def segments_with_negatives(conn: Connection, model_id: int, bucket_minutes: int,
-                            starts: Sequence[datetime], at_least: int) -> set[Segment]:
-    """Segments with ``at_least`` negatives in one of these buckets (the ones that can fire)."""
-    if not starts:
-        return set()
-    result = conn.execute(sa.text(
-        "SELECT DISTINCT segment_kind, segment_value FROM alert_rollup WHERE model_id = :m "
-        "AND bucket_minutes = :b AND bucket_start = ANY(:starts) AND negative >= :n"
-    ).bindparams(_starts_param()), {"m": model_id, "b": bucket_minutes, "starts": list(starts),
-                                    "n": at_least})
-    return {(kind, value) for kind, value in result}
-
-
 def load_history(conn: Connection, model_id: int, bucket_minutes: int,
                  segments: Iterable[Segment], start: datetime,
                  end: datetime) -> dict[Segment, dict[datetime, tuple[int, int]]]:
@@ -248,3 +235,26 @@ def first_buckets(conn: Connection, model_id: int, bucket_minutes: int,
     """), {"kinds": [k for k, _ in segments], "values": [v for _, v in segments],
            "m": model_id, "b": bucket_minutes})
     return {(kind, value): start for kind, value, start in result}
+
+
+def segments_with_volume(conn: Connection, model_id: int, bucket_minutes: int, start: datetime,
+                         end: datetime, at_least: int) -> set[Segment]:
+    """Segments with ``at_least`` negatives in [start, end) in all (the ones a window ending in
+    that range could fire on)."""
+    result = conn.execute(sa.text(
+        "SELECT segment_kind, segment_value FROM alert_rollup WHERE model_id = :m "
+        "AND bucket_minutes = :b AND bucket_start >= :start AND bucket_start < :end "
+        "GROUP BY segment_kind, segment_value HAVING sum(negative) >= :n"),
+        {"m": model_id, "b": bucket_minutes, "start": start, "end": end, "n": at_least})
+    return {(kind, value) for kind, value in result}
+
+
+def count_live_segments(conn: Connection, model_id: int, bucket_minutes: int, start: datetime,
+                        end: datetime, at_least: int) -> int:
+    """How many segments reached ``at_least`` negatives in one bucket in [start, end): the ones
+    that share the channel's false-alarm budget."""
+    return conn.scalar(sa.text(
+        "SELECT count(DISTINCT (segment_kind, segment_value)) FROM alert_rollup "
+        "WHERE model_id = :m AND bucket_minutes = :b AND bucket_start >= :start "
+        "AND bucket_start < :end AND negative >= :n"),
+        {"m": model_id, "b": bucket_minutes, "start": start, "end": end, "n": at_least}) or 0

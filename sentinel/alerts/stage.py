@@ -19,6 +19,7 @@ from sentinel.alerts import rollup
 from sentinel.alerts.lifecycle import AlertConfig, run_lifecycle
 from sentinel.alerts.outbox import deliver_pending
 from sentinel.alerts.slack import BotTransport, LogTransport, WebhookTransport
+from sentinel.alerts.states import Rules
 from sentinel.detect import DetectParams
 from sentinel.errors import ConfigError
 from sentinel.settings import Settings
@@ -27,7 +28,7 @@ DETECT_LOCK = 0x5E47_1DE7  # pg_advisory_xact_lock key: one detect run at a time
 
 
 def detect_params(settings: Settings) -> DetectParams:
-    return DetectParams(z_threshold=settings.z_threshold,
+    return DetectParams(false_alerts_per_week=settings.false_alerts_per_week,
                         ratio_threshold=settings.ratio_threshold,
                         min_count=settings.min_negative,
                         share_threshold=settings.share_threshold,
@@ -48,6 +49,14 @@ def channel_label(settings: Settings) -> str:
     return "log"
 
 
+def alert_rules(settings: Settings) -> Rules:
+    """When an alert fires, repeats and resolves (the hold-down in time, not buckets)."""
+    return Rules(fire_after_buckets=settings.fire_after_buckets,
+                 repeat_interval=timedelta(hours=settings.repeat_interval_hours),
+                 resolve_after=timedelta(minutes=settings.resolve_after_buckets
+                                         * settings.bucket_minutes))
+
+
 def alert_config(settings: Settings) -> AlertConfig:
     return AlertConfig(params=detect_params(settings), bucket_minutes=settings.bucket_minutes,
                        judge_partial=settings.judge_partial_bucket,
@@ -55,7 +64,8 @@ def alert_config(settings: Settings) -> AlertConfig:
                        repeat_interval=timedelta(hours=settings.repeat_interval_hours),
                        resolve_after_buckets=settings.resolve_after_buckets,
                        notify_resolved=settings.notify_resolved,
-                       top_headlines=settings.top_headlines, channel=channel_label(settings))
+                       top_headlines=settings.top_headlines, channel=channel_label(settings),
+                       channel_false_alerts_per_week=settings.channel_false_alerts_per_week)
 
 
 def _lock_active_model(conn: sa.Connection) -> int:
