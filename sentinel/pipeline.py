@@ -49,7 +49,8 @@ class StageResult:
     def summary(self) -> dict[str, Any]:
         """Small, JSON-safe: what a DAG task returns as its XCom."""
         return {"stage": self.stage, "status": self.status, "run_id": self.run_id,
-                "message": self.message, **self.counts}
+                "message": self.message, **self.counts,
+                **({"problems": self.problems} if self.problems else {})}
 
     def line(self) -> str:
         fields = " ".join(f"{k}={v}" for k, v in self.counts.items())
@@ -187,6 +188,9 @@ def run_ingest(engine: Engine, settings: Settings, *, now: datetime | None = Non
             result.status = "partial"
             result.message = (f"{failed} of {feeds} feeds not ingested; `sentinel feeds list` "
                               "shows why")
+        if result.problems:
+            result.message += f"; {len(result.problems)} invalid in the feeds file: " + \
+                "; ".join(result.problems)
     return result
 
 

@@ -74,15 +74,14 @@ def add_feed(engine: Engine, path: Path, url: str, name: str, tags: dict[str, An
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: "
                              f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
         raise ConfigError(f"cannot add {shown}: {problems}") from None
-    existing = load_feeds_file(path) if path.exists() else []
-    for other in existing:  # before fetching: these need no network to refuse
-        if other.name == feed.name or other.url == feed.url:
-            append_feed(path, feed)  # raises the error that names the clash
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # the clashes first: they need no fetch to refuse
         taken = conn.scalar(sa.select(Feed.name).where(Feed.url == feed.url, Feed.name != name))
     if taken:
         raise ConfigError(f"{shown} is already in the feed table as {taken!r}; "
                           "add that name to the feeds file instead")
+    existing = load_feeds_file(path) if path.exists() else []
+    if any(other.name == feed.name or other.url == feed.url for other in existing):
+        append_feed(path, feed)  # raises the error that names the clash
     if check is not None:
         collected = probe(feed.url, check)
         if collected.error:
