@@ -119,7 +119,7 @@ class Heartbeat:
                                         PipelineRun.status == "running")
                                  .values(heartbeat_at=sa.func.now()))
             except SQLAlchemyError as exc:
-                log.warning("run_id=%s: heartbeat not recorded: %s", self.run_id,
+                log.info("run_id=%s: heartbeat not recorded: %s", self.run_id,
                             str(exc).splitlines()[0])
 
 
@@ -170,7 +170,7 @@ def _record_end(engine: Engine, result: StageResult, error: str | None, *, faili
     except SQLAlchemyError as exc:
         if not failing:
             raise
-        log.error("run_id=%s: could not record that the %s stage failed: %s", result.run_id,
+        log.info("run_id=%s: could not record that the %s stage failed: %s", result.run_id,
                   result.stage, str(exc).splitlines()[0])
         return
     log.info("%s run_id=%s", result.line(), result.run_id)

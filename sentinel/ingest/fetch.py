@@ -201,8 +201,10 @@ def fetch_once(client: httpx.Client, url: str, etag: str | None, last_modified: 
             result.body = body
             return result
     except AttemptDeadline:
+        which = ("the attempt's deadline" if budget >= options.attempt_deadline_s
+                 else "the ingest stage's deadline")
         return FetchResult(url, status=status, retryable=True,
-                           error=f"timed out: {phase} after {budget:g}s (the attempt's deadline)")
+                           error=f"timed out: {phase} after {budget:.3g}s ({which})")
     except AddressRefused as exc:
         return FetchResult(url, error=str(exc))
     except httpx.TooManyRedirects:

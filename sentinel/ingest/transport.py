@@ -91,7 +91,7 @@ class AddressPolicy:
             return None
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             return self.refusal(address.ipv4_mapped)
-        for kind in ("loopback", "link_local", "private", "multicast", "unspecified",
+        for kind in ("unspecified", "loopback", "link_local", "private", "multicast",
                      "reserved"):
             if getattr(address, f"is_{kind}"):
                 return f"a {kind.replace('_', '-')} address"
