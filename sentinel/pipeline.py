@@ -151,6 +151,9 @@ def recorded_run(
     except Exception as exc:
         result.status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
+    except BaseException as exc:  # Ctrl-C, SystemExit: not "ok"
+        result.status, error = "failed", f"interrupted ({type(exc).__name__})"
+        raise
     finally:
         _record_end(engine, result, error, failing=error is not None)
 
