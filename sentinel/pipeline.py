@@ -120,7 +120,7 @@ class Heartbeat:
                                  .values(heartbeat_at=sa.func.now()))
             except SQLAlchemyError as exc:
                 log.info("run_id=%s: heartbeat not recorded: %s", self.run_id,
-                            str(exc).splitlines()[0])
+                         str(exc).splitlines()[0])
 
 
 @contextmanager
@@ -174,7 +174,7 @@ def _record_end(engine: Engine, result: StageResult, error: str | None, *, faili
         if not failing:
             raise
         log.info("run_id=%s: could not record that the %s stage failed: %s", result.run_id,
-                  result.stage, str(exc).splitlines()[0])
+                 result.stage, str(exc).splitlines()[0])
         return
     log.info("%s run_id=%s", result.line(), result.run_id)
 

@@ -79,17 +79,17 @@ def check_url(url: str) -> str:
     if scheme not in {"http", "https", "file"} or not url.split(":", 1)[1].startswith("//"):
         raise ValueError(f"url must start with http:// or https:// (got {shown!r})")
     if any(c.isspace() or not c.isprintable() for c in url):
-        raise ValueError(f"url {shown!r} contains spaces or control characters; "
+        raise ValueError(f"{shown!r} contains spaces or control characters; "
                          "percent-encode them (%20)")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
         httpx.URL(url)
     except (ValueError, httpx.InvalidURL) as exc:
-        raise ValueError(f"url {shown!r} is not a valid URL ({exc}); expected e.g. "
+        raise ValueError(f"{shown!r} is not a valid URL ({exc}); expected e.g. "
                          "https://news.example.com/rss") from None
     if scheme != "file" and not parts.hostname:
-        raise ValueError(f"url {shown!r} names no host; expected e.g. "
+        raise ValueError(f"{shown!r} names no host; expected e.g. "
                          "https://news.example.com/rss")
     return url
 

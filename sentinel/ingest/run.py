@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from sentinel.db.engine import lost_connection
 from sentinel.db.models import Feed, FeedFetch
 from sentinel.ingest.feeds import FeedConfig, load_watchlist, read_feeds_file, sync_feeds
 from sentinel.ingest.fetch import FetchOptions, FetchResult, fetch_feed, make_client
@@ -187,18 +188,27 @@ def _collect(client: httpx.Client, feed: FeedState, options: IngestOptions,
 
 def store_collected(engine: Engine, feed: FeedState, collected: Collected,
                     run_id: int | None) -> dict[str, int]:
-    """Store one feed's records and health in one transaction; a storage error is recorded."""
+    """Store one feed's records and health in one transaction; a storage error is recorded
+    (and when even that fails, e.g. the feed's row was deleted meanwhile, logged). Only a lost
+    database connection stops the stage."""
     try:
         with engine.begin() as conn:
             return _store(conn, feed, collected, run_id)
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or lost_connection(exc):
             raise
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         log.error("feed=%s: storing failed: %s", feed.name, reason)
         collected.error, collected.records = f"storage failed: {reason}", []
+    try:
         with engine.begin() as conn:
             return _store(conn, feed, collected, run_id)
+    except DBAPIError as exc:
+        if exc.connection_invalidated or lost_connection(exc):
+            raise
+        log.error("feed=%s: its failure could not be recorded either: %s", feed.name,
+                  str(exc.orig or exc).strip().splitlines()[0])
+        return {}
 
 
 def _store(conn, feed: FeedState, collected: Collected, run_id: int | None) -> dict[str, int]:

@@ -148,9 +148,9 @@ def test_malformed_urls_next_to_a_good_feed(cli, server, db, tmp_path):
     assert result.returncode == 1, result.stderr
     errors = result.stderr.strip().splitlines()
     assert errors == [
-        f"error: {path}: entry 2 ('v6'): url: url 'http://[::1' is not a valid URL (Invalid "
-        "IPv6 URL); expected e.g. https://news.example.com/rss",
-        f"error: {path}: entry 3 ('hostless'): url: url 'http://' names no host; expected e.g. "
+        f"error: {path}: entry 2 ('v6'): url: 'http://[::1' is not a valid URL (Invalid IPv6 "
+        "URL); expected e.g. https://news.example.com/rss",
+        f"error: {path}: entry 3 ('hostless'): url: 'http://' names no host; expected e.g. "
         "https://news.example.com/rss"], result.stderr
     assert result.stdout.startswith("ingest: partial feeds=3 fetched=1 not_modified=0 failed=2 "
                                     "items=2 new=2"), result.stdout
