@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -28,20 +29,45 @@ feeds_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
 app.add_typer(feeds_app, name="feeds")
 
 
+# Exit codes: 0 all done; 1 an error the user can fix (one `error: ...` line each); 2 a usage
+# error; 3 partial: the command ran to its end but some of its work failed (feeds not ingested;
+# `sentinel status` and `sentinel feeds list` say which and why).
+EXIT_PARTIAL = 3
+
+
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
 
 def cli_errors(func: Any) -> Any:
-    """Turn the project's own errors into `error: ...` on stderr and exit code 1."""
+    """Turn the project's own errors, and a database that went away, into one `error: ...`
+    line on stderr and exit code 1."""
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except SentinelError as exc:
             fail(str(exc))
+        except Exception as exc:
+            from sentinel.db.engine import lost_connection
+
+            line = lost_connection(exc)
+            if line is None:
+                raise
+            fail(line)
     return wrapper
+
+
+def finish(results: list[Any]) -> None:
+    """Print each stage's user-fixable problems as `error:` lines; exit as documented above."""
+    problems = [p for r in results for p in r.problems]
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems or any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+    if any(r.status == "partial" for r in results):
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -178,9 +204,7 @@ def run(once: Annotated[bool, typer.Option("--once",
     from sentinel.pipeline import run_once
 
     engine, settings = migrated_engine_and_settings()
-    results = run_once(engine, settings, now=parse_time(now), echo=typer.echo)
-    if any(r.status == "failed" for r in results):
-        raise typer.Exit(1)
+    finish(run_once(engine, settings, now=parse_time(now), echo=typer.echo))
 
 
 @app.command("ingest")
@@ -188,13 +212,15 @@ def run(once: Annotated[bool, typer.Option("--once",
 def ingest(feeds: Annotated[Path | None, typer.Option("--feeds", help="feeds.yaml to ingest "
                                                       "(default: SENTINEL_FEEDS_FILE or the "
                                                       "bundled samples).")] = None) -> None:
-    """Run the ingest stage alone and print its summary."""
+    """Run the ingest stage alone and print its summary (exit 3 when some feeds failed)."""
     from sentinel.pipeline import run_ingest
 
     engine, settings = migrated_engine_and_settings()
     if feeds is not None:
         settings = settings.model_copy(update={"feeds_file": feeds})
-    typer.echo(run_ingest(engine, settings).line())
+    result = run_ingest(engine, settings)
+    typer.echo(result.line())
+    finish([result])
 
 
 FeedsFileOption = Annotated[Path | None, typer.Option(
@@ -218,21 +244,25 @@ def feeds_add(url: Annotated[str, typer.Argument(help="The feed's http(s) URL.")
               tag: Annotated[list[str] | None, typer.Option(
                   "--tag", help="KEY=VALUE, repeatable: publisher, region, language, "
                   "tickers=AAPL,MSFT.")] = None,
-              feeds: FeedsFileOption = None) -> None:
-    """Add a feed to feeds.yaml (created if missing) and to the feed table."""
+              feeds: FeedsFileOption = None,
+              no_check: Annotated[bool, typer.Option(
+                  "--no-check", help="Add it without fetching it first (a feed that is down "
+                  "right now).")] = False) -> None:
+    """Add a feed to feeds.yaml (created if missing) and to the feed table, after fetching it
+    once to make sure it is a feed."""
     from sentinel.ingest.commands import add_feed, feeds_file_for_edit, parse_tags
 
     engine, settings = engine_and_settings()
     path = feeds_file_for_edit(settings, feeds)
     tags = parse_tags(tag or [])
     require_schema(engine)
-    typer.echo(add_feed(engine, path, url, name, tags))
+    typer.echo(add_feed(engine, path, url, name, tags, check=None if no_check else settings))
 
 
 @feeds_app.command("check")
 @cli_errors
 def feeds_check(url: Annotated[str, typer.Argument(help="The feed URL to try.")],
-                limit: Annotated[int, typer.Option(help="Entries to show.")] = 20) -> None:
+                limit: Annotated[int, typer.Option(min=1, help="Entries to show.")] = 20) -> None:
     """Fetch and parse one feed and show what would be stored, without storing anything."""
     from sentinel.ingest.commands import check_feed
     from sentinel.settings import get_settings
@@ -243,15 +273,27 @@ def feeds_check(url: Annotated[str, typer.Argument(help="The feed URL to try.")]
         raise typer.Exit(1)
 
 
+def writable_dir(path: Path, option: str) -> Path:
+    """``path`` created if missing; a clear error when it cannot be a directory we write to."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise SentinelError(f"{option} {path}: cannot write a directory there "
+                            f"({exc.strerror or exc}); choose a writable directory") from None
+    return path
+
+
 @app.command("status")
 @cli_errors
 def status() -> None:
     """Feeds and their health, article and classification counts, last runs, open alerts."""
     from sentinel.status import collect_status, render_status
 
-    engine, _ = migrated_engine_and_settings()
+    engine, settings = migrated_engine_and_settings()
     with engine.connect() as conn:
-        typer.echo(render_status(collect_status(conn)))
+        typer.echo(render_status(collect_status(conn, settings.run_lease_s)))
 
 
 @app.command("report")
@@ -273,7 +315,8 @@ def report(
     end = parse_time(until) or datetime.now(UTC)
     start = parse_time(since) or end - timedelta(days=7)
     engine, settings = migrated_engine_and_settings()
-    result = write_report(engine, start, end, out or settings.data_dir / "reports" / "latest")
+    target = writable_dir(out or settings.data_dir / "reports" / "latest", "--out")
+    result = write_report(engine, start, end, target)
     typer.echo(f"report written: {result.html_path.resolve()}")
 
 

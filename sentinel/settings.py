@@ -7,15 +7,20 @@ arguments, so tests can pass values directly.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from sentinel.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,21 +68,41 @@ class Settings(BaseSettings):
         default="Sentinel/0.1 (+https://github.com/sentinel-news/sentinel; financial news monitor)",
         description="User-Agent sent with every feed request.",
     )
-    fetch_connect_timeout_s: float = Field(default=5.0, description="Connect timeout per request.")
-    fetch_read_timeout_s: float = Field(default=15.0, description="Read timeout per request.")
-    fetch_max_bytes: int = Field(default=10_000_000, description="Body-size cap per feed (bytes).")
-    fetch_max_redirects: int = Field(default=5, description="Redirects followed per request.")
-    fetch_retries: int = Field(default=3, description="Attempts on timeouts, 5xx and 429.")
-    fetch_concurrency: int = Field(default=16, description="Feeds fetched at once, in all.")
-    fetch_per_host: int = Field(default=2, description="Feeds fetched at once from one host.")
+    fetch_connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=300, description="Connect timeout per request.")
+    fetch_read_timeout_s: float = Field(
+        default=15.0, gt=0, le=600, description="Read timeout per request (between two reads).")
+    fetch_attempt_deadline_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Hard deadline per fetch attempt: connecting, "
+        "the response headers and the body together.")
+    fetch_max_bytes: int = Field(
+        default=10_000_000, ge=1024, le=1_000_000_000,
+        description="Body-size cap per feed (bytes).")
+    fetch_max_redirects: int = Field(
+        default=5, ge=0, le=30, description="Redirects followed per request.")
+    fetch_retries: int = Field(
+        default=3, ge=1, le=10, description="Attempts on timeouts, 5xx and 429.")
+    fetch_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Feeds fetched at once, in all.")
+    fetch_per_host: int = Field(
+        default=2, ge=1, le=64, description="Feeds fetched at once from one host.")
+    fetch_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Loopback, private, link-local or other non-public networks feeds may be "
+        "fetched from (addresses or CIDRs, separated by ','); every other such destination is "
+        "refused, also after a redirect, e.g. 10.20.0.0/16,127.0.0.1.")
+    ingest_deadline_s: float = Field(
+        default=600.0, gt=0, le=86_400,
+        description="Deadline for the whole ingest stage: fetches still running are cut there "
+        "and feeds not started wait for the next run, so the later stages always run.")
     fast_parse: bool = Field(
         default=True,
         description="Read plain, well-formed RSS 2.0/Atom 1.0 with the fast path (same records "
         "as feedparser, a fifth of the time); false: feedparser for every feed.",
     )
     future_skew_hours: float = Field(
-        default=24.0, description="Publication times further ahead than this are clamped."
-    )
+        default=24.0, ge=0, le=8760,
+        description="Publication times further ahead than this are clamped.")
 
     # --- classify ------------------------------------------------------------------------
     model_dir: Path = Field(
@@ -108,18 +133,19 @@ class Settings(BaseSettings):
         description="Inference dtype; auto: bf16 on GPU and on CPUs with avx512_bf16/AMX, "
         "else fp32.",
     )
-    threads: int | None = Field(default=None, description="CPU threads for inference (unset: all).")
+    threads: int | None = Field(
+        default=None, ge=1, le=1024, description="CPU threads for inference (unset: all).")
     token_budget: int | None = Field(
-        default=None,
+        default=None, ge=16, le=10_000_000,
         description="Padded tokens per inference batch (length-bucketed); "
         "unset: 2048 on CPU (cache-sized), 65536 on a GPU.",
     )
     max_length: int = Field(
-        default=128, description="Tokens per chunk; longer texts are split and averaged."
-    )
+        default=128, ge=8, le=512,
+        description="Tokens per chunk; longer texts are split and averaged.")
     classify_chunk: int = Field(
-        default=512, description="Articles classified and committed per transaction."
-    )
+        default=512, ge=1, le=100_000,
+        description="Articles classified and committed per transaction.")
 
     # --- detect & alert ------------------------------------------------------------------
     bucket_minutes: int = Field(
@@ -127,14 +153,14 @@ class Settings(BaseSettings):
         description="Aggregation bucket size in minutes; must divide a day (15, 30, 60, ...).",
     )
     baseline_days: int = Field(
-        default=28, ge=1, description="Days of history the seasonal baseline looks at."
+        default=28, ge=1, le=366, description="Days of history the seasonal baseline looks at."
     )
     min_negative: int = Field(
-        default=5, ge=1,
+        default=5, ge=1, le=1_000_000,
         description="Volume guard: fewest negative articles in a bucket to alert on.",
     )
     min_history_buckets: int = Field(
-        default=24, ge=0,
+        default=24, ge=0, le=100_000,
         description="Warm-up: buckets of history (since data began; for a source, since it "
         "first appeared) before a segment can fire.",
     )
@@ -149,11 +175,12 @@ class Settings(BaseSettings):
         "fire, so each gets min(false_alerts_per_week, this / their number).",
     )
     ratio_threshold: float = Field(
-        default=2.0,
+        default=2.0, ge=1, le=1000,
         description="Count spike: observed negatives at least this many times expected.",
     )
     share_threshold: float = Field(
-        default=0.25, description="Share spike: rise of the negative share over the baseline "
+        default=0.25, gt=0, le=1,
+        description="Share spike: rise of the negative share over the baseline "
         "share (0.25 = 25 points)."
     )
     judge_partial_bucket: bool = Field(
@@ -161,14 +188,16 @@ class Settings(BaseSettings):
         "elapsed share of its expectation (alerts within the bucket, not after it)."
     )
     fire_after_buckets: int = Field(
-        default=1, ge=1, description="Buckets that must spike before an alert fires; above 1 "
+        default=1, ge=1, le=1000,
+        description="Buckets that must spike before an alert fires; above 1 "
         "it waits as 'pending' first."
     )
     repeat_interval_hours: float = Field(
-        default=4.0, gt=0, description="Re-notify a firing alert at most this often."
+        default=4.0, gt=0, le=8760, description="Re-notify a firing alert at most this often."
     )
     resolve_after_buckets: int = Field(
-        default=2, ge=1, description="Hold-down: quiet complete buckets before an alert resolves."
+        default=2, ge=1, le=1000,
+        description="Hold-down: quiet complete buckets before an alert resolves."
     )
     notify_resolved: bool = Field(
         default=True, description="Send a message when an alert resolves."
@@ -189,14 +218,22 @@ class Settings(BaseSettings):
     slack_base_url: str = Field(
         default="https://slack.com/api/", description="Slack Web API base URL."
     )
-    slack_timeout_s: float = Field(default=10.0, gt=0, description="Timeout per Slack request.")
+    slack_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="Timeout per Slack request.")
     delivery_max_attempts: int = Field(
-        default=12, ge=1, description="Attempts per notification before it is marked dead."
+        default=12, ge=1, le=1000, description="Attempts per notification before it is marked dead."
     )
     delivery_backoff_s: float = Field(
-        default=60.0, gt=0, description="First retry delay of a failed notification; doubles "
+        default=60.0, gt=0, le=86_400,
+        description="First retry delay of a failed notification; doubles "
         "per attempt up to an hour (a 429's Retry-After wins when longer)."
     )
+
+    # --- operations ----------------------------------------------------------------------
+    run_lease_s: float = Field(
+        default=300.0, ge=10, le=86_400,
+        description="A running stage records a heartbeat in pipeline_run every fifth of this; "
+        "a 'running' row without one for this long is abandoned (its process died).")
 
     @field_validator("bucket_minutes")
     @classmethod
@@ -213,6 +250,26 @@ class Settings(BaseSettings):
             return [part for part in value.split(os.pathsep) if part]
         return value
 
+    @field_validator("fetch_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    @field_validator("fetch_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network; expected e.g. "
+                                 "127.0.0.1 or 10.20.0.0/16") from None
+        return value
+
     @property
     def pgdata_dir(self) -> Path:
         return self.data_dir / "pgdata"
@@ -220,13 +277,74 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The configured settings; a bad value is a ConfigError naming the variable and the fix."""
+    return load_settings()
+
+
+def load_settings(**values: Any) -> Settings:
+    """``Settings(**values)``, with every invalid setting described in one ConfigError line."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+    except SettingsError as exc:  # a value pydantic-settings could not even decode
+        raise ConfigError(f"invalid setting: {' '.join(str(exc).split())}; check the "
+                          "SENTINEL_ variables in the environment and .env") from None
+
+
+def allowed_values(name: str) -> str:
+    """What a setting accepts, in words: "an integer from 1 to 256", "one of cpu, cuda"."""
+    field = Settings.model_fields[name]
+    bounds = {kind: getattr(m, kind) for m in field.metadata for kind in ("ge", "gt", "le", "lt")
+              if hasattr(m, kind)}
+    kind = field.annotation
+    if get_origin(kind) in (Union, UnionType):  # X | None: describe X
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(map(str, get_args(kind)))
+    if kind is bool:
+        return "true or false"
+    if get_origin(kind) is list:
+        return "a list separated by ',' (':' for paths) or a JSON list"
+    if get_origin(kind) is dict:
+        return 'a JSON object such as {"0": "negative", "1": "neutral", "2": "positive"}'
+    noun = {int: "an integer", float: "a number"}.get(kind)  # type: ignore[call-overload]
+    if noun is None:
+        return "a valid value"
+    low = f"from {bounds['ge']}" if "ge" in bounds else (
+        f"greater than {bounds['gt']}" if "gt" in bounds else "")
+    high = f"to {bounds['le']}" if "le" in bounds and "ge" in bounds else (
+        f"at most {bounds['le']}" if "le" in bounds else "")
+    return " ".join(p for p in (noun, low, "and" if low and high and "ge" not in bounds else "",
+                                high) if p)
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line for every invalid setting: the variable, what arrived, what it must be."""
+    problems: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name in problems or name not in Settings.model_fields:
+            continue
+        variable = f"SENTINEL_{name.upper()}"
+        got = error.get("input")
+        if error["type"] == "value_error":  # our own validators explain themselves
+            reason = error["msg"].removeprefix("Value error, ")
+        else:
+            reason = f"expected {allowed_values(name)}"
+        secret = "SecretStr" in str(Settings.model_fields[name].annotation)
+        top_level = len(error["loc"]) == 1 and isinstance(got, str | int | float) and not secret
+        problems[name] = f"{variable}={got!r}: {reason}" if top_level else f"{variable}: {reason}"
+    return ("invalid setting: " + "; ".join(problems.values())
+            + "; fix it in the environment or .env")
 
 
 def _default_text(name: str, field: FieldInfo) -> str:
     default = field.get_default(call_default_factory=False)
     if name == "data_dir":
         return "~/.local/share/sentinel"
+    if field.default_factory is list:
+        return ""  # an empty list (not pydantic's "PydanticUndefined")
     if isinstance(default, Path):
         try:
             return str(default.relative_to(REPO_ROOT))
@@ -235,6 +353,15 @@ def _default_text(name: str, field: FieldInfo) -> str:
     if default is None:
         return ""
     return str(default).lower() if isinstance(default, bool) else str(default)
+
+
+def _bounds_text(name: str) -> str:
+    """" (allowed: ...)" for a bounded number or a choice, as the docs show it; else ""."""
+    field = Settings.model_fields[name]
+    bounded = any(hasattr(m, k) for m in field.metadata for k in ("ge", "gt", "le", "lt"))
+    if not bounded:
+        return ""
+    return f" Allowed: {allowed_values(name).removeprefix('an ').removeprefix('a ')}."
 
 
 # Not Sentinel settings: what docker-compose.yml (and `make airflow`) read, listed so that one
@@ -265,7 +392,7 @@ def render_env_example() -> str:
     lines = ["# Sentinel settings: copy to .env (or export) and uncomment what you change.",
              "# Every variable is optional; the values shown are the defaults.", ""]
     for name, field in Settings.model_fields.items():
-        lines.append(f"# {field.description}")
+        lines.append(f"# {field.description}{_bounds_text(name)}")
         lines.append(f"# SENTINEL_{name.upper()}={_default_text(name, field)}")
     lines += ["", "# --- Deployment (docker-compose.yml, make airflow); Sentinel itself ignores "
               "these ---", ""]
@@ -279,7 +406,8 @@ def render_settings_table() -> str:
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = _default_text(name, field) or "(unset)"
-        rows.append(f"| `SENTINEL_{name.upper()}` | `{default}` | {field.description} |")
+        rows.append(f"| `SENTINEL_{name.upper()}` | `{default}` | {field.description}"
+                    f"{_bounds_text(name)} |")
     return "\n".join(rows)
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sentinel.db.models import Alert, AlertDelivery, Article, Classification, Feed, PipelineRun
+from sentinel.pipeline import DEFAULT_LEASE_S, abandoned_reason, stale_runs_query
 
 
 @dataclass
@@ -24,7 +25,9 @@ class Status:
     failed_deliveries: list[dict[str, Any]] = field(default_factory=list)
 
 
-def collect_status(conn: Connection) -> Status:
+def collect_status(conn: Connection, lease_s: float = DEFAULT_LEASE_S) -> Status:
+    """Everything `sentinel status` shows. Reads only: a ``running`` row whose lease ran out is
+    shown as abandoned (the next stage run records it so)."""
     status = Status()
     unhealthy_first = sa.case((Feed.consecutive_failures > 0, 0), else_=1)
     feeds = conn.execute(sa.select(Feed).order_by(unhealthy_first, Feed.consecutive_failures.desc(),
@@ -49,9 +52,11 @@ def collect_status(conn: Connection) -> Status:
               .group_by(PipelineRun.stage).subquery())
     runs = conn.execute(sa.select(PipelineRun).join(latest, PipelineRun.id == latest.c.id)
                         .order_by(PipelineRun.started_at)).mappings()
+    stale = dict(conn.execute(stale_runs_query(lease_s)).all())
     status.last_runs = [
-        {"stage": r["stage"], "status": r["status"], "started_at": r["started_at"],
-         "finished_at": r["finished_at"], "counts": r["counts"], "error": r["error"]}
+        {"stage": r["stage"], "status": "abandoned" if r["id"] in stale else r["status"],
+         "started_at": r["started_at"], "finished_at": r["finished_at"], "counts": r["counts"],
+         "error": abandoned_reason(stale[r["id"]], lease_s) if r["id"] in stale else r["error"]}
         for r in runs
     ]
     alerts = conn.execute(sa.select(Alert).where(Alert.state != "resolved")
@@ -107,7 +112,7 @@ def render_status(status: Status) -> str:
                                    "counts": {}, "error": None}]:
         counts = " ".join(f"{k}={v}" for k, v in _ordered(r["counts"] or {}))
         extra = f" ({r['error']})" if r["error"] else ""
-        lines.append(f"  {r['stage']:<9} {r['status']:<8} {format_when(r['started_at'])} "
+        lines.append(f"  {r['stage']:<9} {r['status']:<9} {format_when(r['started_at'])} "
                      f"{counts}{extra}")
     lines.append(f"Open alerts ({len(status.open_alerts)}):")
     for a in status.open_alerts:

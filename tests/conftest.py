@@ -57,7 +57,9 @@ def db(engine: Engine) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str):
-    """Settings for a test: no .env, data in tmp_path, the test database."""
+    """Settings for a test: no .env, data in tmp_path, the test database; feeds may be
+    fetched from the test servers on 127.0.0.1 (and no other internal address)."""
     from sentinel.settings import Settings
 
-    return Settings(_env_file=None, database_url=database_url, data_dir=tmp_path / "data")
+    return Settings(_env_file=None, database_url=database_url, data_dir=tmp_path / "data",
+                    fetch_allowed_networks=["127.0.0.1"])

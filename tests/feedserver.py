@@ -3,7 +3,9 @@
 Each path answers with a programmed sequence of :class:`Reply` objects (the last one repeats):
 any status code and headers, ETag / Last-Modified validators that turn a matching conditional
 GET into a 304, Retry-After, redirects, a delay, a connection that is accepted but never
-answered, a body that drips in slowly, bodies with or without Content-Length, gzip. Every
+answered, a status line and headers that drip in a byte at a time, a body that drips in slowly,
+bodies with or without Content-Length, gzip. It listens on 127.0.0.1, or on another loopback
+address (``FeedServer(host="127.0.0.2")``) when a test needs a second internal host. Every
 request is recorded (path, headers, time), and the number of requests in flight is tracked,
 per server and across servers sharing one :class:`Gauge`.
 
@@ -32,6 +34,7 @@ class Reply:
     delay: float = 0.0  # seconds before answering
     hang: bool = False  # read the request, then never answer
     drip: float | None = None  # seconds between 16-byte pieces of the body
+    drip_headers: float | None = None  # seconds between single bytes of the status line/headers
     gzip: bool = False  # Content-Encoding: gzip
     content_length: bool = True  # False: stream the body and close the connection
 
@@ -63,14 +66,15 @@ class Gauge:
 
 
 class FeedServer:
-    def __init__(self, gauge: Gauge | None = None) -> None:
+    def __init__(self, gauge: Gauge | None = None, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, list[Reply]] = {}
         self.requests: list[Request] = []
         self.gauge = Gauge()
         self.shared = gauge
         self.stopping = threading.Event()
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.host = host
+        self.httpd = ThreadingHTTPServer((host, 0), self._handler())
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
@@ -86,7 +90,7 @@ class FeedServer:
         self.httpd.server_close()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def route(self, path: str, *replies: Reply) -> str:
         """Program ``path``: successive requests get ``replies`` in order, the last repeats."""
@@ -122,6 +126,20 @@ class FeedServer:
             def _answer(self, reply: Reply) -> None:
                 if reply.hang:
                     server.stopping.wait()
+                    return
+                if reply.drip_headers is not None:
+                    head = (f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}"
+                            f"\r\nContent-Length: {len(reply.body)}\r\n\r\n").encode()
+                    for byte in head:
+                        if server.stopping.wait(reply.drip_headers):
+                            return
+                        try:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        except (BrokenPipeError, ConnectionResetError):
+                            self.close_connection = True
+                            return
+                    self.wfile.write(reply.body)
                     return
                 if reply.delay:
                     server.stopping.wait(reply.delay)

@@ -13,10 +13,11 @@ from sentinel.ingest.feeds import FeedConfig
 from sentinel.ingest.fetch import FetchOptions
 from sentinel.ingest.run import IngestOptions, ingest_feeds, load_feed_states
 
+LOOPBACK = ("127.0.0.1",)  # the test servers' address: the only internal one feeds may reach
 FAST = FetchOptions(user_agent="Sentinel-tests/1.0 (+https://example.invalid/sentinel)",
                     connect_timeout_s=2.0, read_timeout_s=1.0, attempt_deadline_s=4.0,
                     max_bytes=1_000_000, attempts=3, backoff_base_s=0.01, backoff_cap_s=0.05,
-                    retry_after_cap_s=2.0)
+                    retry_after_cap_s=2.0, allowed_networks=LOOPBACK)
 
 
 def options(**fetch: Any) -> IngestOptions:

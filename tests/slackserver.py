@@ -37,7 +37,7 @@ WEBHOOK_PATH = "/services/T000TEST/B000TEST/webhooksecret"
 @dataclass
 class Fault:
     kind: str
-    retry_after: int = 30
+    retry_after: int | str = 30  # seconds, or an HTTP date (both are RFC 9110)
     delay: float = 1.5
 
 

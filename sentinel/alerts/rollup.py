@@ -9,20 +9,33 @@ Rollups are keyed by model, so classifying history with another model (a backfil
 evaluation) never touches the active model's counts; switching the active model builds its
 rollups once. A run recomputes only the buckets of articles that changed since the previous run:
 newly written classifications of the active model, edited articles (``updated_at``: a new text
-makes the old classification stale), and new article-feed links. Each is found through an index
-on its timestamp (``> watermark``), so a run's cost follows what changed, not the size of
-history. A watermark never passes ``OVERLAP`` before the time it was read: a row stamped by a
-transaction that was still open then (its stamp is its start) is read by the next run, and
-reading a bucket twice is harmless.
+makes the old classification stale), and new article-feed links.
 
-Writers keep the contract by stamping those columns: the classifier sets
-``classification.created_at = now()`` whenever it writes a row (also when it replaces one).
+How "since the previous run" is found, so that a run's cost follows what changed and a rerun
+without changes recomputes nothing, yet no late commit is ever missed:
+
+* Each run records, before it reads anything, a *horizon* and the transaction *snapshot*
+  (``pg_current_snapshot()``). The horizon is a time no row still uncommitted then can be
+  stamped before: the start of the oldest open transaction (``pg_stat_activity``, read in an
+  earlier statement than the snapshot), and at most ``now - OVERLAP`` (for sessions of other
+  roles, which ``pg_stat_activity`` does not show: those are assumed to write in transactions
+  shorter than ``OVERLAP``).
+* The next run reads the rows stamped at or after that horizon (an index range on each
+  timestamp) and keeps those whose writing transaction (``xmin``) is *not* visible in that
+  snapshot: exactly what committed after the previous run looked, including a transaction
+  that started long before and committed late. Rows the previous run already saw are skipped,
+  so an unchanged database recomputes no bucket.
+
+Writers keep the contract by stamping those columns with their transaction's time (``now()``):
+the classifier sets ``classification.created_at = now()`` whenever it writes a row (also when it
+replaces one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -126,45 +139,60 @@ def _build_all(conn: Connection, model_id: int, bucket_minutes: int) -> int:
         "AND bucket_minutes = :bucket_minutes AND segment_kind = 'all'"), key) or 0
 
 
-def _watermarks(conn: Connection, model_id: int) -> dict[str, datetime | None]:
-    """How far each source table is folded in after this run (each an index lookup): its newest
-    stamp, but never later than ``OVERLAP`` before now (late commits are re-read next time)."""
-    horizon = conn.scalar(sa.text("SELECT clock_timestamp()")) - OVERLAP
-    newest = {
-        "classified_until": conn.scalar(sa.text(
-            "SELECT max(created_at) FROM classification WHERE model_id = :m"), {"m": model_id}),
-        "articles_until": conn.scalar(sa.text("SELECT max(updated_at) FROM article")),
-        "links_until": conn.scalar(sa.text("SELECT max(first_seen_at) FROM article_feed")),
-    }
-    return {key: min(stamp, horizon) if stamp else None for key, stamp in newest.items()}
+def _watermarks(conn: Connection) -> dict[str, Any]:
+    """The horizon and snapshot this run folds in up to (see the module docstring). Two
+    statements, in this order: the open transactions are seen before the snapshot is taken."""
+    oldest_open = conn.scalar(sa.text(
+        "SELECT min(xact_start) FROM pg_stat_activity WHERE xact_start IS NOT NULL"))
+    now, snapshot = conn.execute(sa.text(
+        "SELECT clock_timestamp(), CAST(pg_current_snapshot() AS text)")).one()
+    horizon = min(now - OVERLAP, oldest_open or now)
+    return {"classified_until": horizon, "articles_until": horizon, "links_until": horizon,
+            "snapshot": snapshot}
+
+
+# The 64-bit id (xid8) of a row's 32-bit xmin: the one within 2**32 below the current snapshot's
+# xmax (the rows read here are recent: their stamps are after the previous horizon).
+_FULL_XID = ("CAST(CAST(snap.xmax - ((snap.xmax % 4294967296) - CAST(CAST({alias}.xmin AS text) "
+             "AS bigint) + 4294967296) % 4294967296 AS text) AS xid8)")
+
+
+def _unseen(alias: str) -> str:
+    """SQL: the row was written by a transaction the previous run's snapshot did not see."""
+    return (f"(CAST(:seen AS pg_snapshot) IS NULL OR NOT pg_visible_in_snapshot("
+            f"{_FULL_XID.format(alias=alias)}, CAST(:seen AS pg_snapshot)))")
 
 
 def _changed_buckets(conn: Connection, model_id: int, bucket_minutes: int,
-                     since: dict[str, datetime | None]) -> list[datetime]:
+                     since: dict[str, Any]) -> list[datetime]:
     def back(key: str) -> datetime:
         return since[key] or NEVER
 
     bucket = "date_bin(:width, a.published_at, :origin)"
     return list(conn.scalars(sa.text(f"""
-        SELECT {bucket} FROM classification AS c JOIN article AS a ON a.id = c.article_id
-        WHERE c.model_id = :model_id AND c.created_at > :classified
+        WITH snap AS (
+            SELECT CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint) AS xmax
+        )
+        SELECT {bucket} FROM snap, classification AS c JOIN article AS a ON a.id = c.article_id
+        WHERE c.model_id = :model_id AND c.created_at >= :classified AND {_unseen("c")}
         UNION
-        SELECT {bucket} FROM article AS a WHERE a.updated_at > :articles
+        SELECT {bucket} FROM snap, article AS a
+        WHERE a.updated_at >= :articles AND {_unseen("a")}
         UNION
-        SELECT {bucket} FROM article_feed AS af JOIN article AS a ON a.id = af.article_id
-        WHERE af.first_seen_at > :links
+        SELECT {bucket} FROM snap, article_feed AS af JOIN article AS a ON a.id = af.article_id
+        WHERE af.first_seen_at >= :links AND {_unseen("af")}
     """), {"model_id": model_id, "width": timedelta(minutes=bucket_minutes), "origin": ORIGIN,
            "classified": back("classified_until"), "articles": back("articles_until"),
-           "links": back("links_until")}))
+           "links": back("links_until"), "seen": since.get("snapshot")}))
 
 
 def update_rollups(conn: Connection, model_id: int, bucket_minutes: int) -> dict[str, int]:
     """Bring the model's rollups up to date; the first run for a model builds them all."""
     state = conn.execute(sa.text(
-        "SELECT classified_until, articles_until, links_until FROM rollup_state "
+        "SELECT classified_until, articles_until, links_until, snapshot FROM rollup_state "
         "WHERE model_id = :m AND bucket_minutes = :b FOR UPDATE"),
         {"m": model_id, "b": bucket_minutes}).mappings().first()
-    marks = _watermarks(conn, model_id)  # read before the changes, so none is skipped
+    marks = _watermarks(conn)  # read before the changes, so none is skipped
     if state is None:
         redone, full = _build_all(conn, model_id, bucket_minutes), 1
     else:
@@ -172,13 +200,12 @@ def update_rollups(conn: Connection, model_id: int, bucket_minutes: int) -> dict
         redone, full = recompute_buckets(conn, model_id, bucket_minutes, changed), 0
     conn.execute(sa.text("""
         INSERT INTO rollup_state (model_id, bucket_minutes, classified_until, articles_until,
-                                  links_until, updated_at)
-        VALUES (:m, :b, :classified_until, :articles_until, :links_until, now())
+                                  links_until, snapshot, updated_at)
+        VALUES (:m, :b, :classified_until, :articles_until, :links_until, :snapshot, now())
         ON CONFLICT (model_id, bucket_minutes) DO UPDATE SET
-            classified_until = coalesce(excluded.classified_until, rollup_state.classified_until),
-            articles_until = coalesce(excluded.articles_until, rollup_state.articles_until),
-            links_until = coalesce(excluded.links_until, rollup_state.links_until),
-            updated_at = now()
+            classified_until = excluded.classified_until,
+            articles_until = excluded.articles_until, links_until = excluded.links_until,
+            snapshot = excluded.snapshot, updated_at = now()
     """), {"m": model_id, "b": bucket_minutes, **marks})
     return {"buckets_recomputed": redone, "rollup_rebuilt": full}
 

@@ -156,8 +156,12 @@ def metadata(delivery_id: int, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rate_limited(headers: Any) -> Outcome:
-    """A 429: not posted; retry after Slack's Retry-After (60 s when it sends none)."""
-    retry = float(headers.get("Retry-After") or headers.get("retry-after") or 60)
+    """A 429: not posted; retry after Slack's Retry-After, seconds or an HTTP date (60 s when it
+    sends none or an unreadable one)."""
+    from sentinel.retry_after import parse_retry_after
+
+    retry = parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
+    retry = 60.0 if retry is None else retry
     return Outcome("retry", error=f"rate limited (429), retry after {retry:g}s",
                    retry_after=retry)
 

@@ -173,7 +173,11 @@ def load_classifier(
         version = hashlib.sha256(joined.encode()).hexdigest()[:12]
     metrics = {}
     if model_dir is not None and (Path(model_dir) / METRICS_FILE).is_file() and own_tasks:
-        metrics = json.loads((Path(model_dir) / METRICS_FILE).read_text())
+        try:
+            metrics = json.loads((Path(model_dir) / METRICS_FILE).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{Path(model_dir) / METRICS_FILE} cannot be read ({exc}); "
+                              "restore it, or delete it (it only describes the model)") from None
     classifier = Classifier(
         name=name,
         version=version,

@@ -167,11 +167,21 @@ def weights_version(path: str | Path) -> str:
 
 def read_meta(model_dir: str | Path) -> dict[str, Any] | None:
     path = Path(model_dir) / META_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path} cannot be read ({exc}); {_RESTORE}") from None
+
+
+_RESTORE = ("restore the model directory (git checkout models/, or copy it again) or point "
+            "SENTINEL_MODEL_DIR at a complete one")
 
 
 def load_multitask(model_dir: str | Path) -> tuple[MultiTaskModel, Any, dict[str, Any]]:
     """Load a directory written by ``save_multitask`` (offline; weights come back as fp32)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoTokenizer
 
@@ -185,12 +195,25 @@ def load_multitask(model_dir: str | Path) -> tuple[MultiTaskModel, Any, dict[str
         )
     if not (root / WEIGHTS_FILE).is_file():
         raise ModelError(f"{root}: {WEIGHTS_FILE} is missing")
-    config = AutoConfig.from_pretrained(root)
+    try:
+        config = AutoConfig.from_pretrained(root)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{root / 'config.json'} cannot be read "
+                         f"({' '.join(str(exc).split())[:200]}); {_RESTORE}") from None
     model = MultiTaskModel(_new_encoder(config), meta["tasks"])
-    state = load_file(str(root / WEIGHTS_FILE))
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    try:
+        state = load_file(str(root / WEIGHTS_FILE))
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        first = " ".join(str(exc).split())[:200]
+        raise ModelError(f"{root / WEIGHTS_FILE} is damaged, incomplete or does not fit "
+                         f"config.json and {META_FILE} ({first}); {_RESTORE}") from None
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(root)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(root)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{root}: the tokenizer files cannot be read "
+                         f"({' '.join(str(exc).split())[:200]}); {_RESTORE}") from None
     return model, tokenizer, meta
 
 

@@ -75,3 +75,25 @@ def engine_and_settings() -> tuple[Engine, Settings]:
     from sentinel.settings import get_settings
 
     return get_engine(), get_settings()
+
+
+# SQLSTATE classes of a connection that is gone: 08 (connection exception), 57P01-57P03 (the
+# server is shutting down, crashed, or cannot accept connections yet).
+_GONE = ("08", "57P01", "57P02", "57P03")
+
+
+def lost_connection(exc: BaseException) -> str | None:
+    """One line for an error that means the database went away mid-command (a restart, a
+    crash, a network cut); None for any other error."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    code = getattr(orig, "pgcode", None) or ""
+    gone = exc.connection_invalidated or code.startswith(_GONE) or (
+        not code and type(orig).__name__ in ("OperationalError", "InterfaceError"))
+    if not gone:
+        return None
+    reason = " ".join(str(orig or exc).split()) or type(orig).__name__
+    return (f"lost the database connection ({reason[:300]}); what was committed is kept: run "
+            "the command again once the database is back")
+

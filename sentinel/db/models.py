@@ -90,7 +90,8 @@ class Article(Base):
     summary: Mapped[str] = mapped_column(Text, server_default="")
     published_at: Mapped[datetime]
     date_flag: Mapped[str | None] = mapped_column(
-        String(20), comment="null, 'missing' (fetch time used) or 'future' (clamped)"
+        String(20), comment="null, or why the fetch time was used: 'missing' (no readable "
+        "date), 'future' (too far ahead) or 'too_old' (before 1990)"
     )
     fetched_at: Mapped[datetime]
     updated_at: Mapped[datetime] = _now()
@@ -99,7 +100,8 @@ class Article(Base):
     flags: Mapped[list[str]] = mapped_column(
         server_default=text("'{}'::text[]"),
         comment="repairs made while normalising: title_truncated, title_from_summary, "
-        "summary_truncated, link_dropped, guid_too_long, date_missing, date_future",
+        "summary_truncated, link_dropped, guid_too_long, date_missing, date_future, "
+        "date_too_old",
     )
 
     feeds: Mapped[list[Feed]] = relationship(secondary="article_feed", viewonly=True)
@@ -301,6 +303,10 @@ class RollupState(Base):
     links_until: Mapped[datetime | None] = mapped_column(
         comment="article_feed.first_seen_at up to which links are folded in"
     )
+    snapshot: Mapped[str | None] = mapped_column(
+        Text, comment="pg_current_snapshot() of the last run: rows written by transactions "
+        "visible in it are folded in"
+    )
     updated_at: Mapped[datetime] = _now()
 
 
@@ -328,8 +334,11 @@ class PipelineRun(Base):
 
     id: Mapped[int] = _pk()
     stage: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), comment="running, ok, failed or skipped")
+    status: Mapped[str] = mapped_column(
+        String(20), comment="running, ok, partial, failed, skipped or abandoned")
     started_at: Mapped[datetime] = _now()
+    heartbeat_at: Mapped[datetime | None] = mapped_column(
+        comment="renewed while the stage runs; a running row without a recent one is abandoned")
     finished_at: Mapped[datetime | None]
     interval_start: Mapped[datetime | None]
     interval_end: Mapped[datetime | None]

@@ -20,9 +20,16 @@ from sqlalchemy.engine import Engine
 
 from sentinel.db.models import Feed
 from sentinel.errors import ConfigError
-from sentinel.ingest.feeds import FeedConfig, append_feed, sync_feeds
+from sentinel.ingest.feeds import (
+    FeedConfig,
+    append_feed,
+    check_url,
+    load_feeds_file,
+    sync_feeds,
+)
 from sentinel.ingest.fetch import make_client
 from sentinel.ingest.run import (
+    Collected,
     FeedState,
     IngestOptions,
     collect_feed,
@@ -30,6 +37,7 @@ from sentinel.ingest.run import (
     staged_samples_dir,
 )
 from sentinel.ingest.store import dedupe_batch
+from sentinel.redact import mask_secrets
 from sentinel.settings import Settings
 from sentinel.status import format_when
 
@@ -54,34 +62,56 @@ def feeds_file_for_edit(settings: Settings, override: Path | None) -> Path:
     return path
 
 
-def add_feed(engine: Engine, path: Path, url: str, name: str, tags: dict[str, Any]) -> str:
-    """Append the feed to ``path`` and upsert it into the feed table, both or neither."""
+def add_feed(engine: Engine, path: Path, url: str, name: str, tags: dict[str, Any],
+             check: Settings | None = None) -> str:
+    """Append the feed to ``path`` and upsert it into the feed table, both or neither. With
+    ``check`` (the settings to fetch with), the URL is fetched once first, through the same
+    path as ingest (deadline, address guard, caps), and refused unless it answers as a feed."""
+    shown = mask_secrets(url)
     try:
         feed = FeedConfig(name=name, url=url, tags=tags)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: "
                              f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-        raise ConfigError(f"cannot add {url}: {problems}") from None
-    with engine.begin() as conn:
+        raise ConfigError(f"cannot add {shown}: {problems}") from None
+    with engine.connect() as conn:  # the clashes first: they need no fetch to refuse
         taken = conn.scalar(sa.select(Feed.name).where(Feed.url == feed.url, Feed.name != name))
-        if taken:
-            raise ConfigError(f"{feed.url} is already in the feed table as {taken!r}; "
-                              "add that name to the feeds file instead")
+    if taken:
+        raise ConfigError(f"{shown} is already in the feed table as {taken!r}; "
+                          "add that name to the feeds file instead")
+    existing = load_feeds_file(path) if path.exists() else []
+    if any(other.name == feed.name or other.url == feed.url for other in existing):
+        append_feed(path, feed)  # raises the error that names the clash
+    if check is not None:
+        collected = probe(feed.url, check)
+        if collected.error:
+            raise ConfigError(f"cannot add {shown}: it does not answer as a feed now "
+                              f"({collected.error}); `sentinel feeds check URL` shows more, "
+                              "--no-check adds it anyway")
+    with engine.begin() as conn:
         feed_id = sync_feeds(conn, [feed])[feed.name]
         append_feed(path, feed)
-    return (f"added feed {feed.name!r} ({feed.url}) to {path} and the feed table (id {feed_id}); "
-            f"see what it would store with: sentinel feeds check {feed.url}")
+    return (f"added feed {feed.name!r} ({shown}) to {path} and the feed table (id {feed_id}); "
+            f"see what it would store with: sentinel feeds check {shown}")
+
+
+def probe(url: str, settings: Settings) -> Collected:
+    """Fetch, parse and normalise ``url`` once, as ingest would; stores nothing."""
+    options = IngestOptions.from_settings(settings, (staged_samples_dir(settings),))
+    with make_client(options.fetch, max_connections=1) as client:
+        return collect_feed(client, FeedState(id=0, name="check", url=url), options)
 
 
 def list_feeds(engine: Engine, settings: Settings, override: Path | None = None) -> str:
     """Configured feeds with their health, unhealthy first; feeds only in the table at the end."""
     if override is not None:
         settings = settings.model_copy(update={"feeds_file": override})
-    configs, _ = configured_feeds(settings, datetime.now(UTC))
+    configs, _, problems = configured_feeds(settings, datetime.now(UTC))
     with engine.connect() as conn:
         rows = {row.name: row for row in conn.execute(sa.select(Feed))}
     source = settings.feeds_file or "the bundled sample feeds"
     lines = [f"{len(configs)} feeds in {source}:"]
+    lines += [f"  INVALID  {problem}" for problem in problems]
     entries = []
     for config in configs:
         row = rows.pop(config.name, None)
@@ -100,13 +130,14 @@ def list_feeds(engine: Engine, settings: Settings, override: Path | None = None)
         tags = " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
                         for k, v in config.tags.items())
         lines.append(f"  {state:<8} {name:<28} last success "
-                     f"{format_when(row.last_success_at if row else None)}  {config.url}"
+                     f"{format_when(row.last_success_at if row else None)}  "
+                     f"{mask_secrets(config.url)}"
                      + (f"  [{tags}]" if tags else ""))
         if row is not None and row.last_error and state != "ok":
             lines.append(f"           last error: {row.last_error}")
     if rows:
         lines.append(f"{len(rows)} feeds in the database but not in the file (not fetched):")
-        lines += [f"  {name:<37} {row.url}" for name, row in sorted(rows.items())]
+        lines += [f"  {name:<37} {mask_secrets(row.url)}" for name, row in sorted(rows.items())]
     return "\n".join(lines)
 
 
@@ -118,12 +149,14 @@ class CheckReport:
 
 def check_feed(url: str, settings: Settings, limit: int = 20) -> CheckReport:
     """Fetch + parse + normalise ``url`` and describe what would be stored; stores nothing."""
-    options = IngestOptions.from_settings(settings, (staged_samples_dir(settings),))
-    with make_client(options.fetch, max_connections=1) as client:
-        collected = collect_feed(client, FeedState(id=0, name="check", url=url), options)
+    try:
+        url = check_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"cannot check {mask_secrets(url)}: {exc}") from None
+    collected = probe(url, settings)
     fetched, parsed = collected.fetched, collected.parsed
-    lines = [f"{url}: HTTP {fetched.status or '-'}"
-             + (f" (after redirects: {fetched.final_url})"
+    lines = [f"{mask_secrets(url)}: HTTP {fetched.status or '-'}"
+             + (f" (after redirects: {mask_secrets(fetched.final_url)})"
                 if fetched.final_url and fetched.final_url != url else "")
              + (f", {len(fetched.body)} bytes" if fetched.body is not None else "")]
     if parsed is not None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from sentinel.db.models import Feed
 from sentinel.errors import ConfigError
+from sentinel.redact import mask_secrets
 
 TICKER = re.compile(r"^[A-Z0-9]{1,6}(?:[.-][A-Z0-9]{1,3})?$")
 
@@ -48,12 +51,8 @@ class FeedConfig(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _scheme(cls, url: str) -> str:
-        url = url.strip()
-        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-        if scheme not in {"http", "https", "file"} or not url.split(":", 1)[1].startswith("//"):
-            raise ValueError(f"url must start with http:// or https:// (got {url!r})")
-        return url
+    def _url(cls, url: str) -> str:
+        return check_url(url)
 
     @field_validator("tags")
     @classmethod
@@ -72,6 +71,29 @@ class FeedConfig(BaseModel):
         return {**tags, "tickers": tickers}
 
 
+def check_url(url: str) -> str:
+    """``url`` stripped, if it is a URL a feed can have; else a ValueError saying why."""
+    url = url.strip()
+    shown = mask_secrets(url)
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in {"http", "https", "file"} or not url.split(":", 1)[1].startswith("//"):
+        raise ValueError(f"url must start with http:// or https:// (got {shown!r})")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError(f"{shown!r} contains spaces or control characters; "
+                         "percent-encode them (%20)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ValueError(f"{shown!r} is not a valid URL ({exc}); expected e.g. "
+                         "https://news.example.com/rss") from None
+    if scheme != "file" and not parts.hostname:
+        raise ValueError(f"{shown!r} names no host; expected e.g. "
+                         "https://news.example.com/rss")
+    return url
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -84,47 +106,74 @@ def _read_yaml(path: Path) -> Any:
 
 
 def validate_feeds(path: Path, raw: Any) -> list[FeedConfig]:
-    """Validate the parsed YAML; errors name the file, the entry and the fix."""
+    """Validate the parsed YAML; the first problem is a ConfigError naming the file, the entry
+    and the fix."""
+    feeds, problems = check_feeds(path, raw)
+    if problems:
+        raise ConfigError(problems[0])
+    return feeds
+
+
+def check_feeds(path: Path, raw: Any) -> tuple[list[FeedConfig], list[str]]:
+    """The valid entries of the parsed YAML, and one line per invalid entry (which is left
+    out: one broken entry does not stop the others). A file that is not a list of feeds at
+    all is a ConfigError."""
     if raw is None:
-        return []
+        return [], []
     entries = raw.get("feeds") if isinstance(raw, dict) else raw
     if entries is None:
-        return []
+        return [], []
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: expected a list of feeds under 'feeds:', each with a name "
                           "and an http(s) url")
     feeds: list[FeedConfig] = []
+    problems: list[str] = []
     names: dict[str, int] = {}
     urls: dict[str, int] = {}
     for number, entry in enumerate(entries, start=1):
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{path}: entry {number} is not a mapping; "
-                              "every feed needs a name and an http(s) url")
-        for needed in ("name", "url"):
-            if not entry.get(needed):
-                raise ConfigError(f"{path}: entry {number} has no {needed!r}; "
-                                  "every feed needs a name and an http(s) url")
         try:
-            feed = FeedConfig.model_validate(entry)
-        except ValidationError as exc:
-            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: "
-                                f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-            raise ConfigError(f"{path}: entry {number} ({entry.get('name')!r}): "
-                              f"{problem}") from None
+            feed = _check_entry(path, number, entry)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
         if feed.name in names:
-            raise ConfigError(f"{path}: entry {number} repeats the name {feed.name!r} of entry "
-                              f"{names[feed.name]}; feed names must be unique")
+            problems.append(f"{path}: entry {number} repeats the name {feed.name!r} of entry "
+                            f"{names[feed.name]}; feed names must be unique")
+            continue
         if feed.url in urls:
-            raise ConfigError(f"{path}: entry {number} ({feed.name!r}) repeats the url of entry "
-                              f"{urls[feed.url]}; list each feed once")
+            problems.append(f"{path}: entry {number} ({feed.name!r}) repeats the url of entry "
+                            f"{urls[feed.url]}; list each feed once")
+            continue
         names[feed.name], urls[feed.url] = number, number
         feeds.append(feed)
-    return feeds
+    return feeds, problems
+
+
+def _check_entry(path: Path, number: int, entry: Any) -> FeedConfig:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{path}: entry {number} is not a mapping; "
+                          "every feed needs a name and an http(s) url")
+    for needed in ("name", "url"):
+        if not entry.get(needed):
+            raise ConfigError(f"{path}: entry {number} has no {needed!r}; "
+                              "every feed needs a name and an http(s) url")
+    try:
+        return FeedConfig.model_validate(entry)
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: "
+                            f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        raise ConfigError(f"{path}: entry {number} ({entry.get('name')!r}): "
+                          f"{problem}") from None
 
 
 def load_feeds_file(path: Path) -> list[FeedConfig]:
-    """Read and validate a feeds.yaml."""
+    """Read and validate a feeds.yaml (every entry must be valid)."""
     return validate_feeds(path, _read_yaml(path))
+
+
+def read_feeds_file(path: Path) -> tuple[list[FeedConfig], list[str]]:
+    """Read a feeds.yaml: its valid feeds, and one line per invalid entry."""
+    return check_feeds(path, _read_yaml(path))
 
 
 def load_watchlist(path: Path) -> dict[str, str]:
@@ -168,7 +217,8 @@ def sync_feeds(conn: Connection, feeds: list[FeedConfig]) -> dict[str, int]:
         conn.execute(stmt)
     except sa.exc.IntegrityError as exc:
         raise ConfigError(f"a feed in the database already uses one of these urls under another "
-                          f"name; rename it back or remove it: {exc.orig}") from None
+                          f"name; rename it back or remove it: {mask_secrets(str(exc.orig))}"
+                          ) from None
     rows = conn.execute(sa.select(Feed.name, Feed.id).where(Feed.name.in_([f.name for f in feeds])))
     return {name: feed_id for name, feed_id in rows}
 
@@ -179,9 +229,10 @@ def append_feed(path: Path, feed: FeedConfig) -> None:
     for other in existing:
         if other.name == feed.name:
             raise ConfigError(f"{path}: a feed named {feed.name!r} already exists "
-                              f"({other.url}); choose another --name")
+                              f"({mask_secrets(other.url)}); choose another --name")
         if other.url == feed.url:
-            raise ConfigError(f"{path}: {feed.url} is already listed as {other.name!r}")
+            raise ConfigError(f"{path}: {mask_secrets(feed.url)} is already listed as "
+                              f"{other.name!r}")
     item = yaml.safe_dump([feed.model_dump(exclude_defaults=True)], sort_keys=False,
                           allow_unicode=True, default_flow_style=False, width=1000)
     if not path.exists() or not path.read_text(encoding="utf-8").strip():

@@ -1,8 +1,12 @@
 """Fetch one feed's bytes, politely and defensively.
 
-http(s) through one shared :class:`httpx.Client`: connect/read timeouts plus a deadline for the
-whole attempt (a server that drips a byte a second cannot hold a worker), a streamed body cap
-(checked on the decoded bytes, so a gzip bomb stops at the cap too), gzip/deflate, a bounded
+http(s) through one shared :class:`httpx.Client`: connect/read timeouts plus a hard deadline for
+the whole attempt, connect, headers and body together (a server that drips its status line or
+its body a byte at a time cannot hold a worker; see :mod:`sentinel.ingest.transport`), an
+address guard (loopback, private and link-local destinations refused, after every redirect,
+unless ``allowed_networks`` lists them), an optional stop time for the whole stage (``stop_at``:
+no attempt runs past it, no retry starts after it), a streamed body cap (checked on the decoded
+bytes, so a gzip bomb stops at the cap too), gzip/deflate, a bounded
 number of redirects, an honest User-Agent, and a conditional GET with the stored ETag and
 Last-Modified. Timeouts, connection failures, 5xx and 429 are retried with exponential backoff
 (tenacity); a Retry-After header is honoured, and one longer than ``retry_after_cap_s`` ends the
@@ -19,13 +23,23 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
 from tenacity import Retrying, stop_after_attempt
+
+from sentinel.ingest.transport import (
+    AddressPolicy,
+    AddressRefused,
+    AttemptDeadline,
+    attempt_deadline,
+    guarded_transport,
+)
+from sentinel.redact import mask_http_logs
+from sentinel.retry_after import parse_retry_after
+
+__all__ = ["FetchOptions", "FetchResult", "fetch_feed", "make_client", "parse_retry_after"]
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
           "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
@@ -47,6 +61,8 @@ class FetchOptions:
     backoff_cap_s: float = 30.0
     retry_after_cap_s: float = 30.0
     allowed_roots: tuple[Path, ...] = ()
+    allowed_networks: tuple[str, ...] = ()  # internal networks feeds may reach (CIDRs)
+    stop_at: float | None = None  # time.monotonic() by which every attempt must have ended
 
     @classmethod
     def from_settings(cls, settings, extra_roots: tuple[Path, ...] = (),
@@ -54,10 +70,16 @@ class FetchOptions:
         return cls(user_agent=settings.user_agent,
                    connect_timeout_s=settings.fetch_connect_timeout_s,
                    read_timeout_s=settings.fetch_read_timeout_s,
+                   attempt_deadline_s=settings.fetch_attempt_deadline_s,
                    max_bytes=settings.fetch_max_bytes,
                    max_redirects=settings.fetch_max_redirects,
-                   attempts=max(1, settings.fetch_retries),
-                   allowed_roots=(*settings.allowed_file_roots, *extra_roots), **overrides)
+                   attempts=settings.fetch_retries,
+                   allowed_roots=(*settings.allowed_file_roots, *extra_roots),
+                   allowed_networks=tuple(settings.fetch_allowed_networks), **overrides)
+
+    def time_left(self) -> float | None:
+        """Seconds until ``stop_at`` (None: no stop time)."""
+        return None if self.stop_at is None else self.stop_at - time.monotonic()
 
 
 @dataclass
@@ -83,31 +105,19 @@ class FetchResult:
 
 
 def make_client(options: FetchOptions, max_connections: int = 32) -> httpx.Client:
-    """One client for a whole run (connection reuse); safe to share between threads."""
+    """One client for a whole run (connection reuse); safe to share between threads. It
+    connects only through the guarded transport, and ignores proxy variables (a proxy would
+    reach addresses the guard cannot see)."""
+    mask_http_logs()  # httpx logs every request's full URL, credentials included
+    limits = httpx.Limits(max_connections=max_connections,
+                          max_keepalive_connections=max_connections)
     return httpx.Client(
         timeout=httpx.Timeout(options.read_timeout_s, connect=options.connect_timeout_s),
-        follow_redirects=True, max_redirects=options.max_redirects,
-        limits=httpx.Limits(max_connections=max_connections,
-                            max_keepalive_connections=max_connections),
+        follow_redirects=True, max_redirects=options.max_redirects, trust_env=False,
+        transport=guarded_transport(AddressPolicy.from_strings(options.allowed_networks), limits),
         headers={"User-Agent": options.user_agent, "Accept": ACCEPT,
                  "Accept-Encoding": "gzip, deflate"},
     )
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _gunzip_capped(body: bytes, max_bytes: int) -> bytes | None:
@@ -142,16 +152,21 @@ def fetch_file(url: str, options: FetchOptions) -> FetchResult:
 
 def fetch_once(client: httpx.Client, url: str, etag: str | None, last_modified: str | None,
                options: FetchOptions) -> FetchResult:
-    """One GET: conditional, streamed, capped, with a deadline for the whole attempt."""
+    """One GET: conditional, streamed, capped, with a hard deadline for the whole attempt."""
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    started = time.monotonic()
     cap = options.max_bytes
+    left = options.time_left()
+    budget = options.attempt_deadline_s if left is None else min(options.attempt_deadline_s, left)
+    if budget <= 0:
+        return FetchResult(url, error="not fetched: the ingest stage's deadline has passed")
+    phase, status = "still connecting or waiting for the response headers", None
     try:
-        with client.stream("GET", url, headers=headers) as response:
+        with attempt_deadline(budget), client.stream("GET", url, headers=headers) as response:
+            phase, status = "body still arriving", response.status_code
             result = FetchResult(url, status=response.status_code,
                                  etag=response.headers.get("ETag"),
                                  last_modified=response.headers.get("Last-Modified"),
@@ -176,11 +191,6 @@ def fetch_once(client: httpx.Client, url: str, etag: str | None, last_modified: 
                 if size > cap:
                     result.error = f"body larger than the {cap}-byte cap"
                     return result
-                if time.monotonic() - started > options.attempt_deadline_s:
-                    result.error = (f"timed out: body still arriving after "
-                                    f"{options.attempt_deadline_s:g}s")
-                    result.retryable = True
-                    return result
                 chunks.append(chunk)
             body = b"".join(chunks)
             if body[:2] == b"\x1f\x8b":
@@ -190,6 +200,13 @@ def fetch_once(client: httpx.Client, url: str, etag: str | None, last_modified: 
                     return result
             result.body = body
             return result
+    except AttemptDeadline:
+        which = ("the attempt's deadline" if budget >= options.attempt_deadline_s
+                 else "the ingest stage's deadline")
+        return FetchResult(url, status=status, retryable=True,
+                           error=f"timed out: {phase} after {budget:.3g}s ({which})")
+    except AddressRefused as exc:
+        return FetchResult(url, error=str(exc))
     except httpx.TooManyRedirects:
         return FetchResult(url, error=f"redirect loop or more than {options.max_redirects} "
                                       "redirects")
@@ -211,7 +228,9 @@ def _wait(options: FetchOptions) -> Callable:
         delay += random.uniform(0, base)
         if result.retry_after is not None:
             delay = max(delay, result.retry_after)
-        return min(delay, max(options.backoff_cap_s, options.retry_after_cap_s))
+        delay = min(delay, max(options.backoff_cap_s, options.retry_after_cap_s))
+        left = options.time_left()
+        return delay if left is None else max(0.0, min(delay, left))
     return wait
 
 
@@ -221,7 +240,9 @@ def _stop(options: FetchOptions) -> Callable:
     def stop(state) -> bool:
         result: FetchResult = state.outcome.result()
         too_long = result.retry_after is not None and result.retry_after > options.retry_after_cap_s
-        return attempts(state) or too_long
+        left = options.time_left()
+        out_of_time = left is not None and left <= 0
+        return attempts(state) or too_long or out_of_time
     return stop
 
 
@@ -244,6 +265,9 @@ def fetch_feed(client: httpx.Client, url: str, *, etag: str | None = None,
     result.attempts = retrying.statistics.get("attempt_number", 1)
     if result.error and result.attempts > 1:
         result.error += f" (after {result.attempts} attempts)"
+    left = options.time_left()
+    if result.retryable and result.attempts < options.attempts and left is not None and left <= 0:
+        result.error += "; the ingest stage's deadline left no time for another attempt"
     if result.retry_after is not None and result.retry_after > options.retry_after_cap_s:
         result.error = (f"{result.error}; Retry-After {result.retry_after:g}s is longer than the "
                         f"{options.retry_after_cap_s:g}s this run waits, so the next run retries")

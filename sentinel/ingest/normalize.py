@@ -231,18 +231,51 @@ def extract_tickers(text: str, watchlist: Watchlist | None = None,
     return sorted(found)
 
 
+# Publication dates before this are not news: a feed that says 0001-01-01 or 1800 has a broken
+# date, so the story gets the fetch time and the flag 'too_old' (as a far-future one gets
+# 'future'), and no report or rollup ever sees year 1.
+DATE_FLOOR = datetime(1990, 1, 1, tzinfo=UTC)
+# ISO 8601 / W3C-DTF: feedparser rolls impossible fields over (2024-13-45T99:99:99Z becomes
+# 2025-01-01), so the written fields are checked here. RFC 822 dates it refuses by itself.
+ISO_DATE = re.compile(r"^\s*(\d{4})-?(\d\d)(?:-?(\d\d))?(?:[T ](\d\d):?(\d\d)(?::?(\d\d))?"
+                      r"(?:[.,]\d+)?)?\s*(?:Z|[+-](\d\d):?(\d\d)?)?\s*$", re.I)
+
+
+def impossible_date(text: str | None) -> bool:
+    """An ISO 8601 date whose fields are out of range (month 13, day 45, 25:00, +25:00)."""
+    match = ISO_DATE.match(text or "")
+    if match is None:
+        return False
+    year, month, day, hour, minute, second, tz_hours, tz_minutes = (
+        int(v) if v else None for v in match.groups())
+    if not 1 <= (month or 0) <= 12:
+        return True
+    if day is not None and not 1 <= day <= calendar.monthrange(year or 1, month)[1]:
+        return True
+    end_of_day = (hour, minute, second or 0) == (24, 0, 0)
+    if hour is not None and not end_of_day and (hour > 23 or (minute or 0) > 59
+                                                 or (second or 0) > 60):
+        return True
+    return (tz_hours or 0) > 23 or (tz_minutes or 0) > 59
+
+
 def entry_time(entry: Mapping, fetched_at: datetime,
                future_skew: timedelta) -> tuple[datetime, str | None]:
-    """Publication time in UTC; missing -> fetch time ('missing'); far future -> clamped."""
+    """Publication time in UTC; missing or impossible -> fetch time ('missing'); far future
+    -> fetch time ('future'); before :data:`DATE_FLOOR` -> fetch time ('too_old')."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = dict.get(entry, key)  # not FeedParserDict.get: it warns on a fallback
         if parsed:
+            if impossible_date(dict.get(entry, key.removesuffix("_parsed"))):
+                continue
             try:
                 when = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
             except (OverflowError, ValueError, OSError):
                 continue
             if when > fetched_at + future_skew:
                 return fetched_at, "future"
+            if when < DATE_FLOOR:
+                return fetched_at, "too_old"
             return when, None
     return fetched_at, "missing"
 

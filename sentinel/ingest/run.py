@@ -4,6 +4,8 @@ Fetching, parsing and normalising run in worker threads, at most ``concurrency``
 and at most ``per_host`` from any one host; each feed's results are written by the calling
 thread in one transaction per feed (set-based statements), together with its health record.
 One feed's failure is recorded on that feed (and in ``feed_fetch``) and never stops the others.
+The stage has a deadline (``deadline_s``): no fetch runs past it, and a feed whose turn comes
+after it is recorded as not fetched (its health untouched) and waits for the next run.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,12 +29,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from sentinel.db.engine import lost_connection
 from sentinel.db.models import Feed, FeedFetch
-from sentinel.ingest.feeds import FeedConfig, load_feeds_file, load_watchlist, sync_feeds
+from sentinel.ingest.feeds import FeedConfig, load_watchlist, read_feeds_file, sync_feeds
 from sentinel.ingest.fetch import FetchOptions, FetchResult, fetch_feed, make_client
 from sentinel.ingest.normalize import ArticleRecord, NormalizeContext, Watchlist
 from sentinel.ingest.pool import ParsedBatch, ParsePool
 from sentinel.ingest.store import store_articles
+from sentinel.redact import mask_secrets
 from sentinel.samples import stage_sample_feeds
 from sentinel.settings import Settings
 
@@ -65,6 +69,7 @@ class IngestOptions:
     parse_processes: int = 0  # >1: parse in that many processes when a run has enough feeds
     fast_parse: bool = True  # plain RSS 2.0/Atom 1.0 by sentinel.ingest.fastparse
     pool_min_feeds: int = 8
+    deadline_s: float | None = None  # the whole stage; None: no deadline
 
     @classmethod
     def from_settings(cls, settings: Settings, extra_roots: tuple[Path, ...] = ()) -> IngestOptions:
@@ -74,10 +79,10 @@ class IngestOptions:
             watchlist_file = sample if sample.is_file() else None
         watchlist = Watchlist(load_watchlist(watchlist_file)) if watchlist_file else None
         return cls(fetch=FetchOptions.from_settings(settings, extra_roots),
-                   concurrency=max(1, settings.fetch_concurrency),
-                   per_host=max(1, settings.fetch_per_host),
+                   concurrency=settings.fetch_concurrency, per_host=settings.fetch_per_host,
                    future_skew=timedelta(hours=settings.future_skew_hours), watchlist=watchlist,
-                   parse_processes=default_parse_processes(), fast_parse=settings.fast_parse)
+                   parse_processes=default_parse_processes(), fast_parse=settings.fast_parse,
+                   deadline_s=settings.ingest_deadline_s)
 
 
 def default_parse_processes() -> int:
@@ -97,10 +102,15 @@ class Collected:
     records: list[ArticleRecord | None] = field(default_factory=list)
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
+    deferred: bool = False  # not fetched: the stage's deadline came first
 
 
 def host_key(url: str) -> str:
-    parts = urlsplit(url)
+    """What the per-host limit counts by; never raises (a URL it cannot split is its own key)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
@@ -137,8 +147,22 @@ def run_bounded(items: Iterable[T], key: Callable[[T], Hashable], work: Callable
 
 def collect_feed(client: httpx.Client, feed: FeedState, options: IngestOptions,
                  pool: ParsePool | None = None) -> Collected:
-    """Fetch, parse and normalise one feed (no database); never raises."""
+    """Fetch, parse and normalise one feed (no database); never raises. Errors are stored and
+    shown, so credentials in them are masked."""
+    collected = _collect(client, feed, options, pool)
+    collected.error = mask_secrets(collected.error) or None
+    return collected
+
+
+def _collect(client: httpx.Client, feed: FeedState, options: IngestOptions,
+             pool: ParsePool | None) -> Collected:
     started = time.monotonic()
+    left = options.fetch.time_left()
+    if left is not None and left <= 0:
+        return Collected(fetched=FetchResult(feed.url), fetched_at=datetime.now(UTC),
+                         deferred=True, started=started,
+                         error="not fetched: the ingest stage's deadline (SENTINEL_INGEST_"
+                               "DEADLINE_S) passed before its turn; the next run fetches it")
     try:
         fetched = fetch_feed(client, feed.url, etag=feed.etag, last_modified=feed.last_modified,
                              options=options.fetch)
@@ -164,21 +188,35 @@ def collect_feed(client: httpx.Client, feed: FeedState, options: IngestOptions,
 
 def store_collected(engine: Engine, feed: FeedState, collected: Collected,
                     run_id: int | None) -> dict[str, int]:
-    """Store one feed's records and health in one transaction; a storage error is recorded."""
+    """Store one feed's records and health in one transaction; a storage error is recorded
+    (and when even that fails, e.g. the feed's row was deleted meanwhile, logged). Only a lost
+    database connection stops the stage."""
     try:
         with engine.begin() as conn:
             return _store(conn, feed, collected, run_id)
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or lost_connection(exc):
             raise
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         log.error("feed=%s: storing failed: %s", feed.name, reason)
         collected.error, collected.records = f"storage failed: {reason}", []
+    try:
         with engine.begin() as conn:
             return _store(conn, feed, collected, run_id)
+    except DBAPIError as exc:
+        if exc.connection_invalidated or lost_connection(exc):
+            raise
+        log.error("feed=%s: its failure could not be recorded either: %s", feed.name,
+                  str(exc.orig or exc).strip().splitlines()[0])
+        return {}
 
 
 def _store(conn, feed: FeedState, collected: Collected, run_id: int | None) -> dict[str, int]:
+    if collected.deferred:  # recorded, but the feed's health is not its fault
+        conn.execute(sa.insert(FeedFetch).values(run_id=run_id, feed_id=feed.id,
+                                                 fetched_at=collected.fetched_at,
+                                                 error=collected.error, duration_ms=0))
+        return {}
     fetched, parsed = collected.fetched, collected.parsed
     records = collected.records
     kept = [r for r in records if r is not None]
@@ -240,6 +278,9 @@ def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions,
     """Fetch, parse, normalise and store ``feeds``; returns the stage's summary counts."""
     totals = dict.fromkeys(SUMMARY_KEYS, 0)
     totals["feeds"] = len(feeds)
+    if options.deadline_s is not None:  # every fetch ends by then, however it goes
+        options = replace(options, fetch=replace(
+            options.fetch, stop_at=time.monotonic() + options.deadline_s))
     own_client = client is None
     client = client or make_client(options.fetch, max_connections=options.concurrency)
     processes = options.parse_processes if len(feeds) >= options.pool_min_feeds else 0
@@ -272,16 +313,25 @@ def staged_samples_dir(settings: Settings) -> Path:
     return settings.data_dir / "sample-feeds"
 
 
-def configured_feeds(settings: Settings, now: datetime) -> tuple[list[FeedConfig], list[Path]]:
-    """The feeds to poll and the directories file:// URLs may read from.
+class ConfiguredFeeds(NamedTuple):
+    feeds: list[FeedConfig]
+    roots: list[Path]  # directories file:// URLs may read from
+    problems: list[str]  # one line per invalid entry of the feeds file (left out)
+
+
+def configured_feeds(settings: Settings, now: datetime) -> ConfiguredFeeds:
+    """The feeds to poll, the directories file:// URLs may read from, and the entries of the
+    feeds file that are invalid (each left out, with the reason).
 
     Without SENTINEL_FEEDS_FILE, the bundled samples are staged (shifted to ``now``) and used.
     """
-    if settings.feeds_file is not None:
-        return load_feeds_file(settings.feeds_file), []
-    staged = staged_samples_dir(settings)
-    feeds_file = stage_sample_feeds(settings.sample_feeds_dir, staged, now)
-    return load_feeds_file(feeds_file), [staged]
+    roots: list[Path] = []
+    feeds_file = settings.feeds_file
+    if feeds_file is None:
+        staged = staged_samples_dir(settings)
+        feeds_file, roots = stage_sample_feeds(settings.sample_feeds_dir, staged, now), [staged]
+    feeds, problems = read_feeds_file(feeds_file)
+    return ConfiguredFeeds(feeds, roots, problems)
 
 
 def load_feed_states(engine: Engine, configs: list[FeedConfig]) -> list[FeedState]:
@@ -295,8 +345,15 @@ def load_feed_states(engine: Engine, configs: list[FeedConfig]) -> list[FeedStat
 
 
 def ingest_configured_feeds(engine: Engine, settings: Settings, *, run_id: int | None = None,
-                            now: datetime | None = None) -> dict[str, int]:
-    configs, extra_roots = configured_feeds(settings, now or datetime.now(UTC))
+                            now: datetime | None = None) -> tuple[dict[str, int], list[str]]:
+    """Ingest the configured feeds: the summary counts, and one line per invalid entry of the
+    feeds file (counted as failed; the valid feeds are ingested all the same)."""
+    configs, extra_roots, problems = configured_feeds(settings, now or datetime.now(UTC))
+    for problem in problems:  # the caller reports them (the CLI as `error:` lines)
+        log.info("left out: %s", problem)
     options = IngestOptions.from_settings(settings, tuple(extra_roots))
     feeds = load_feed_states(engine, configs)
-    return ingest_feeds(engine, feeds, options, run_id=run_id)
+    totals = ingest_feeds(engine, feeds, options, run_id=run_id)
+    totals["feeds"] += len(problems)
+    totals["failed"] += len(problems)
+    return totals, problems

@@ -141,6 +141,7 @@ def sentinel_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: 
         "SENTINEL_SLACK_BOT_TOKEN": slack_server.state.token,
         "SENTINEL_SLACK_CHANNEL": "C0ALERTS",
         "SENTINEL_SLACK_BASE_URL": slack_server.base_url,
+        "SENTINEL_FETCH_ALLOWED_NETWORKS": "127.0.0.1",  # the feed server's address
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

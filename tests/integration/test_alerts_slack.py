@@ -359,3 +359,23 @@ def test_post_text_uses_the_alert_transports_without_retrying(settings, slack):
     with pytest.raises(RuntimeError, match="HTTP 503"):
         make_transport(webhook(settings, slack)).post_text("hook again")
     assert len(slack.calls("webhook")) == 2
+
+
+@pytest.mark.parametrize("transport", ["bot", "webhook"])
+def test_a_429_with_an_http_date_retry_after_is_waited_for(queued, db, settings, slack,
+                                                          transport):
+    """RFC 9110 allows Retry-After as a date: it is a retry like the seconds form, and the other
+    deliveries of the run still go out (it used to crash the stage)."""
+    import time
+    from email.utils import formatdate
+
+    endpoint = "chat.postMessage" if transport == "bot" else "webhook"
+    slack.fail(endpoint, "429", retry_after=formatdate(time.time() + 600, usegmt=True))
+    config = bot(settings, slack) if transport == "bot" else webhook(settings, slack)
+    counts = deliver_notifications(db, config, now=NOW)
+    first = deliveries(db)[0]
+    assert first.status == "failed" and "rate limited (429), retry after" in first.last_error
+    assert first.next_attempt_at >= NOW + timedelta(seconds=590)
+    assert counts["sent"] == len(deliveries(db)) - 1  # the others went out
+    deliver_notifications(db, config, now=LATER)
+    assert {r.status for r in deliveries(db)} == {"sent"}

@@ -31,7 +31,7 @@ def server():
 def run(tmp_path, database_url, db):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
     env.update(SENTINEL_DATABASE_URL=database_url, SENTINEL_DATA_DIR=str(tmp_path / "data"),
-               SENTINEL_FETCH_RETRIES="1")
+               SENTINEL_FETCH_RETRIES="1", SENTINEL_FETCH_ALLOWED_NETWORKS="127.0.0.1")
 
     def sentinel(*args: str, **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "sentinel", *args], capture_output=True,
@@ -64,16 +64,21 @@ def test_add_list_ingest_list(run, server, db, tmp_path):
     assert count(db, "feed") == 1
 
     env = {"SENTINEL_FEEDS_FILE": str(feeds)}
-    second = run("feeds", "add", server.url("/missing.xml"), "--name", "gone-wire", **env)
+    one_line_error(run("feeds", "add", server.url("/missing.xml"), "--name", "gone-wire", **env),
+                   "does not answer as a feed now (HTTP 404", "--no-check")
+    second = run("feeds", "add", server.url("/missing.xml"), "--name", "gone-wire",
+                 "--no-check", **env)
     assert second.returncode == 0, second.stderr
+    assert len(server.hits("/missing.xml")) == 1  # --no-check did not fetch it
     listed = run("feeds", "list", **env)
     assert listed.returncode == 0, listed.stderr
     assert "2 feeds in" in listed.stdout and "new" in listed.stdout
 
     ingested = run("ingest", **env)
-    assert ingested.returncode == 0, ingested.stderr
-    assert ingested.stdout.startswith("ingest: ok feeds=2 fetched=1 not_modified=0 failed=1 "
+    assert ingested.returncode == 3, ingested.stderr  # partial: a feed failed, see README
+    assert ingested.stdout.startswith("ingest: partial feeds=2 fetched=1 not_modified=0 failed=1 "
                                       "items=2 new=2 updated=0 duplicates=0"), ingested.stdout
+    assert "1 of 2 feeds not ingested" in ingested.stdout
     listed = run("feeds", "list", **env).stdout.splitlines()
     assert listed[1].split()[:3] == ["FAIL", "x1", "gone-wire"]
     assert "last error: HTTP 404" in listed[2]
@@ -119,8 +124,13 @@ def test_check_of_a_broken_feed_exits_1(run, server):
     assert "error: HTTP 404" in result.stdout
 
 
-def test_invalid_feeds_file_is_one_line_naming_file_entry_and_fix(run, tmp_path):
+def test_invalid_entry_is_one_line_naming_file_entry_and_fix_and_the_rest_is_ingested(
+        run, server, db, tmp_path):
     bad = tmp_path / "feeds.yaml"
-    bad.write_text("feeds:\n  - name: a\n    url: https://a.example/rss\n  - name: b\n")
-    one_line_error(run("ingest", "--feeds", str(bad)), str(bad), "entry 2 has no 'url'",
+    bad.write_text(f"feeds:\n  - name: a\n    url: {server.url('/good.xml')}\n  - name: b\n")
+    result = run("ingest", "--feeds", str(bad))
+    one_line_error(result, str(bad), "entry 2 has no 'url'",
                    "every feed needs a name and an http(s) url")
+    assert result.stdout.startswith("ingest: partial feeds=2 fetched=1 not_modified=0 failed=1 "
+                                    "items=2 new=2"), result.stdout
+    assert count(db, "article") == 2
