@@ -21,6 +21,7 @@ than the latest judged one changes nothing.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,9 +32,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from sentinel.alerts import rollup
-from sentinel.alerts.evidence import analyst_sql, top_headlines
+from sentinel.alerts.evidence import Window, gather_evidence
 from sentinel.db.models import Alert, AlertDelivery
 from sentinel.detect import DetectParams, Judgement, buckets_per_day, judge_bucket
+
+log = logging.getLogger(__name__)
 
 CATCH_UP = 24  # most complete buckets judged as "new" in one run (after a gap in runs)
 TREND = 24     # buckets in the message's sparkline
@@ -196,17 +199,19 @@ def _payload(conn: Connection, model_id: int, config: AlertConfig, alert: dict[s
                 "quiet_buckets": config.resolve_after_buckets,
                 "peak_observed": details.get("peak_observed", alert["observed"]),
                 "peak_expected": details.get("peak_expected", alert["expected"])}
-    window_end = min(v.bucket_start + config.width, now)
-    since = v.bucket_start - config.width  # the spiking bucket and the one before it
-    return {**base, "window_start": v.bucket_start.isoformat(),
-            "window_end": (v.bucket_start + config.width).isoformat(),
+    # one window for the numbers, the headlines and the SQL: the judged bucket, up to `now`
+    # while it is still filling (what the detector counted)
+    window = Window.of_bucket(v.bucket_start, config.bucket_minutes, now)
+    evidence = gather_evidence(conn, kind_, value, window, config.top_headlines)
+    if evidence.negative != j.observed:
+        log.warning("alert %s: the detector counted %g negative articles in %s, its SQL returns "
+                    "%d (rows committed in between)", alert["dedup_key"], j.observed,
+                    window.text(), evidence.negative)
+    return {**base, **evidence.payload(),
             "fraction": j.fraction, "spike": j.kind, "observed": j.observed,
             "expected": j.expected, "ratio": j.ratio if np.isfinite(j.ratio) else 999.0,
             "z": j.z, "total": j.total, "negative_share": j.share,
-            "expected_share": j.expected_share, "share_z": j.share_z, "trend": v.trend,
-            "headlines": top_headlines(conn, model_id, kind_, value, since, window_end,
-                                       config.top_headlines),
-            "sql": analyst_sql(kind_, value, since, window_end)}
+            "expected_share": j.expected_share, "share_z": j.share_z, "trend": v.trend}
 
 
 def _enqueue(conn: Connection, alert_id: int, kind: str, now: datetime, channel: str,
