@@ -102,8 +102,9 @@ def counts_text(payload: dict[str, Any]) -> str:
     """``12 negative stories observed vs 0.4 expected (x30, z=8.1)``."""
     observed = payload["observed"]
     noun = "story" if observed == 1 else "stories"
+    z = f", z={payload['z']:.1f}" if payload.get("z") is not None else ""
     return (f"{observed:g} negative {noun} observed vs {payload['expected']:.1f} expected "
-            f"({times(payload['ratio'])}, z={payload['z']:.1f})")
+            f"({times(payload['ratio'])}{z})")
 
 
 def share_text(payload: dict[str, Any]) -> str | None:

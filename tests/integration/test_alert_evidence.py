@@ -4,6 +4,8 @@ alert on the unfinished current bucket. The SQL is run as handed out (and throug
 
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 from datetime import timedelta
 
@@ -12,10 +14,17 @@ import sqlalchemy as sa
 from alertkit import World, at
 
 from sentinel.alerts import rollup
-from sentinel.alerts.evidence import render_text, run_as_handed_out, window_text
+from sentinel.alerts.evidence import (
+    counts_text,
+    render_text,
+    run_as_handed_out,
+    share_text,
+    window_text,
+)
 from sentinel.alerts.slack import build_message
 from sentinel.alerts.stage import detect_alerts
 from sentinel.report.queries import libpq_url
+from sentinel.report.render import write_report
 
 KINDS = {"all", "topic", "ticker", "source"}
 
@@ -173,3 +182,45 @@ def test_a_repeat_states_its_own_window(world, settings):
     assert len(truth) == repeat["observed"] == 10
     assert timedelta(hours=1) == (
         at(7, 0).fromisoformat(repeat["window_end"]) - at(7, 0).fromisoformat(start))
+
+
+def test_the_slack_message_the_printed_alert_and_the_report_tell_the_same_story(world, settings,
+                                                                               tmp_path):
+    burst = world.burst(at(7, 0), 12, feeds=("burst-wire",))
+    now = at(7, 1, 10)
+    detect_alerts(world.engine, settings, now=now)
+    alert_id, payload = world.rows(
+        "SELECT a.id, d.payload FROM alert_delivery d JOIN alert a ON a.id = d.alert_id "
+        "WHERE a.dedup_key = 'ticker:HLVP'")[0]
+    slack = build_message(payload, 7)
+    printed = render_text(payload)
+    page = write_report(world.engine, now - timedelta(days=7), now, tmp_path).html_path.read_text(
+        encoding="utf-8")
+    panel = re.search(rf'<article class="alert" id="alert-{alert_id}">(.*?)</article>', page,
+                      re.S).group(1)
+    fields = "\n".join(f["text"] for f in slack["blocks"][1]["fields"])
+    for phrase in (window_text(payload), counts_text(payload), share_text(payload)):
+        assert phrase and phrase in fields and phrase in printed, phrase
+        assert html.escape(phrase) in panel, phrase
+    assert "2026-11-30 00:00 to 01:00 UTC" in panel and "12 negative stories observed" in panel
+    # the same headlines, in the same order, with the same links and the same details
+    items = next(b for b in slack["blocks"] if b["type"] == "rich_text")["elements"][0]["elements"]
+    in_slack = [(i["elements"][0]["text"], i["elements"][0]["url"],
+                 i["elements"][1]["text"].strip()[1:-1]) for i in items]
+    found = re.findall(r'<li><a href="([^"]+)"[^>]*>([^<]*)</a><div class="meta">([^<]*)</div>'
+                       r"</li>", panel)
+    in_report = [tuple(html.unescape(v) for v in (title, url, meta)) for url, title, meta in found]
+    assert in_slack == in_report and len(in_report) == 5
+    assert {h["article_id"] for h in payload["headlines"]} <= set(burst)
+    for title, url, meta in in_slack:
+        assert f"    - {title} ({meta}) {url}" in printed
+    # the same SQL, handed out by all three
+    sql_in_slack = next(b["text"]["text"] for b in slack["blocks"] if "analysts" in b.get(
+        "text", {}).get("text", ""))
+    assert html.unescape(sql_in_slack.split("```")[1]) == payload["sql"]
+    assert html.unescape(re.search(r'<pre class="sql">(.*?)</pre>', panel, re.S).group(1)) == \
+        payload["sql"]
+    assert "\n".join(f"    {line}" for line in payload["sql"].splitlines()) in printed
+    # the report's first headlines are the alert's
+    first = re.findall(r'<ol class="headlines"><li><a href="([^"]+)"', page)[0]
+    assert html.unescape(first) == in_slack[0][1]
