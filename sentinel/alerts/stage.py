@@ -21,6 +21,7 @@ from sentinel.alerts.outbox import deliver_pending
 from sentinel.alerts.slack import BotTransport, LogTransport, WebhookTransport
 from sentinel.detect import DetectParams
 from sentinel.errors import ConfigError
+from sentinel.progress import track
 from sentinel.settings import Settings
 
 DETECT_LOCK = 0x5E47_1DE7  # pg_advisory_xact_lock key: one detect run at a time
@@ -90,9 +91,14 @@ def rebuild_rollups(engine: Engine, settings: Settings, *, since: datetime,
     while first < until:
         starts.append(first)
         first += width
-    with engine.begin() as conn:
+    day = max(1, timedelta(days=1) // width)
+    with engine.begin() as conn, track(len(starts), "rollup rebuild", unit="bucket") as progress:
         model_id = _lock_active_model(conn)
-        redone = rollup.recompute_buckets(conn, model_id, settings.bucket_minutes, starts)
+        redone = 0
+        for i in range(0, len(starts), day):  # a day of buckets per statement, for progress
+            redone += rollup.recompute_buckets(conn, model_id, settings.bucket_minutes,
+                                               starts[i:i + day])
+            progress.update(len(starts[i:i + day]))
     return {"buckets_recomputed": redone}
 
 
