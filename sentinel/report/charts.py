@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,8 @@ SCALES = {"negative": ("Reds", 0.04, 0.8), "neutral": ("Greys", 0.02, 0.5),
           "positive": ("Greens", 0.04, 0.75)}
 RC = {"svg.fonttype": "none", "text.parse_math": False, "font.size": 10,
       "font.family": "sans-serif", "axes.titlesize": 11, "axes.labelsize": 9.5}
+RC_NARROW = {"font.size": 11.5, "axes.titlesize": 12, "axes.labelsize": 11,
+             "legend.fontsize": 10}
 UTC_NAME = "time (UTC)"
 NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
 
@@ -64,6 +67,7 @@ def _drawn(plot: Callable[..., Chart | None]) -> Callable[..., Chart | None]:
     def wrapper(*args: Any) -> Chart | None:
         with matplotlib.rc_context(RC):
             wide = plot(*args, narrow=False)
+        with matplotlib.rc_context({**RC, **RC_NARROW}):  # shown at about 0.8 of its size
             narrow = plot(*args, narrow=True)
         if wide is not None and narrow is not None:
             wide.svg_narrow = narrow.svg
@@ -173,16 +177,16 @@ def plot_overview(data: ReportData, *, narrow: bool = False) -> Chart | None:
             axes.annotate("alert", (left, 1), xycoords=("data", "axes fraction"),
                           xytext=(2, -2), textcoords="offset points", va="top", fontsize=8,
                           color="#8a5a00")
-        axes.set_title(f"{segment.label}: {int(frame['observed'].sum())} negative articles"
-                       + (f", {len(alerts)} alert{'s' * (len(alerts) != 1)}" if alerts else ""),
-                       loc="left")
+        title = f"{segment.label}: {int(frame['observed'].sum())} negative articles" + (
+            f", {len(alerts)} alert{'s' * (len(alerts) != 1)}" if alerts else "")
+        axes.set_title(textwrap.fill(title, 44) if narrow else title, loc="left")
         axes.set_ylabel(f"negative articles {per(data.bucket)}")
         _headroom(axes, frame["observed"].max(), frame["high"].max())
     last = axes_list[-1]
     last.set_xlim(mdates.date2num(data.since), mdates.date2num(data.until))
     _time_axis(last, data.until - data.since, narrow)
     figure.legend(handles=legend_handles("bucket an alert fired on"), loc="outside upper center",
-                  ncols=1 if narrow else 2, fontsize=8.5, frameon=False)
+                  ncols=1 if narrow else 2, fontsize=None if narrow else 8.5, frameon=False)
     return finish(figure, "overview", "Negative articles per bucket against the usual level for "
                   + ", ".join(s.label for s in data.segments), narrow)
 
@@ -215,9 +219,10 @@ def plot_alert(panel: AlertPanel, index: int, *, narrow: bool = False) -> Chart:
     axes.set_xlim(first, mdates.date2num(frame.index[-1].to_pydatetime() + 2 * width))
     axes.set_ylabel(f"negative articles {per(width)}")
     _time_axis(axes, timedelta(hours=48), narrow)
-    axes.set_title(f"{panel.segment.label}: 48 hours around the alert", loc="left")
+    title = f"{panel.segment.label}: 48 hours around the alert"
+    axes.set_title(textwrap.fill(title, 40) if narrow else title, loc="left")
     figure.legend(handles=legend_handles("the alert's window"), loc="outside upper center",
-                  ncols=1 if narrow else 2, fontsize=8, frameon=False)
+                  ncols=1 if narrow else 2, fontsize=None if narrow else 8, frameon=False)
     return finish(figure, f"alert-{index}", f"Negative articles {per(width)} for "
                   f"{panel.segment.label} in the 48 hours around its alert", narrow)
 
@@ -241,24 +246,27 @@ def plot_topic_sentiment(table: pd.DataFrame, *, narrow: bool = False) -> Chart 
             axes.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, facecolor=colour,
                                      edgecolor="white", linewidth=1.5))
             light = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
-            axes.text(column, row, f"{table.loc[topic, sentiment]} ({share:.0%})", ha="center",
-                      va="center", fontsize=8 if narrow else 9,
+            count = table.loc[topic, sentiment]
+            axes.text(column, row, f"{count}\n{share:.0%}" if narrow else f"{count} ({share:.0%})",
+                      ha="center", va="center", fontsize=8 if narrow else 9, linespacing=1.0,
                       color="white" if light < 0.5 else "#1f2933")
     axes.set_xlim(-0.5, 2.5)
     axes.set_ylim(rows - 0.5, -0.5)
     axes.set_xticks(range(len(SENTIMENTS)), SENTIMENTS)
-    axes.set_yticks(range(rows), [str(t) for t in table.index])
+    axes.set_yticks(range(rows), [textwrap.fill(str(t), 16) if narrow else str(t)
+                                  for t in table.index], fontsize=9 if narrow else None)
     axes.xaxis.tick_top()
     axes.xaxis.set_label_position("top")
     axes.tick_params(length=0)
     axes.spines[:].set_visible(False)
-    axes.set_xlabel("sentiment: articles (share of the topic)")
-    axes.set_ylabel("topic")
+    axes.set_xlabel("sentiment: articles (share of the topic)", fontsize=9 if narrow else None)
+    axes.set_ylabel("topic", fontsize=9 if narrow else None)
+    axes.tick_params(axis="x", labelsize=9 if narrow else None)
     for column, sentiment in enumerate(SENTIMENTS):
         bar = figure.colorbar(ScalarMappable(Normalize(0, 1), scale(sentiment)),
                               cax=figure.add_subplot(grid[1, column]), orientation="horizontal",
                               format=PercentFormatter(1.0, decimals=0))
-        bar.set_ticks([0, 0.5, 1])
+        bar.set_ticks([0, 1] if narrow else [0, 0.5, 1])
         bar.ax.tick_params(labelsize=8)
         bar.set_label(f"share {sentiment}", fontsize=8.5)
     return finish(figure, "topic_sentiment", "Heatmap of topics against sentiment", narrow)

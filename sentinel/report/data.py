@@ -92,13 +92,14 @@ def read_totals(conn: Connection, since: datetime, until: datetime) -> dict[str,
 
 
 def read_alerts(conn: Connection, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Alerts open at any time during the period: open ones first, then the latest resolved."""
+    """Alerts open at any time during the period: open ones first, then the latest resolved;
+    among alerts of the same run, all news first, then the strongest."""
     return _rows(conn, """
         SELECT al.*, (a.details ->> 'bucket_minutes')::int AS bucket_minutes
         FROM v_alert_history AS al JOIN alert AS a ON a.id = al.alert_id
         WHERE al.started_at < :until AND coalesce(al.resolved_at, 'infinity') >= :since
         ORDER BY (al.state = 'resolved'), coalesce(al.resolved_at, al.last_firing_at) DESC,
-                 al.alert_id DESC
+                 (al.segment_kind <> 'all'), al.score DESC NULLS LAST, al.alert_id DESC
         LIMIT :n""", since=since, until=until, n=ALERT_ROWS)
 
 

@@ -25,6 +25,7 @@ from sentinel.alerts.evidence import (
     headline_meta,
     segment_label,
     share_text,
+    times,
     window_text,
 )
 from sentinel.errors import SentinelError
@@ -162,7 +163,7 @@ def section_alerts(data: ReportData, charts: list[Chart]) -> str:
         label = esc(segment_label(a["segment_kind"], a["segment_value"]))
         if a["alert_id"] in with_panel:
             label = f'<a href="#alert-{a["alert_id"]}">{label}</a>'
-        ratio = f' ({a["observed"] / a["expected"]:.1f}x)' if a["expected"] else ""
+        ratio = f' ({times(a["ratio"] if a["ratio"] is not None else 999.0)})'
         rows.append([("", label), (f'status-{esc(a["state"])}', esc(a["state"])),
                      ("", esc(format_when(a["started_at"]))),
                      ("", esc(format_when(a["resolved_at"]) if a["resolved_at"] else "open")),
