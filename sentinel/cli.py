@@ -260,15 +260,15 @@ def report(
     until: Annotated[str | None, typer.Option(help="End of the period, exclusive (ISO 8601; "
                                               "default: now).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Directory for report.html and its PNG charts "
+        "--out", help="Directory for report.html and its SVG charts "
         "(default: DATA_DIR/reports/latest).")] = None,
 ) -> None:
-    """Write the self-contained HTML report and its PNG charts for a period (at most 366 days,
+    """Write the self-contained HTML report and its SVG charts for a period (at most 366 days,
     between 1970 and 2200)."""
     from sentinel.report.period import check_period
 
     start, end = check_period(parse_time(since), parse_time(until), now=datetime.now(UTC))
-    from sentinel.report.render import write_report
+    from sentinel.report.render import write_report  # after the check: a refusal stays instant
 
     engine, settings = migrated_engine_and_settings()
     result = write_report(engine, start, end, out or settings.data_dir / "reports" / "latest")

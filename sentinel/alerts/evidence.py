@@ -61,14 +61,6 @@ class Window:
         end = min(bucket_start + timedelta(minutes=bucket_minutes), now)
         return cls(bucket_start.astimezone(UTC), end.astimezone(UTC), bucket_minutes)
 
-    @property
-    def bucket_end(self) -> datetime:
-        return self.start + timedelta(minutes=self.bucket_minutes)
-
-    @property
-    def unfinished(self) -> bool:
-        return self.end < self.bucket_end
-
     def text(self) -> str:
         return describe_window(self.start, self.end, self.bucket_minutes)
 
@@ -173,7 +165,6 @@ class Evidence:
         """The payload fields that describe the evidence (JSON-ready)."""
         return {"window_start": self.window.start.isoformat(),
                 "window_end": self.window.end.isoformat(),
-                "bucket_end": self.window.bucket_end.isoformat(),
                 "articles": self.articles, "negative": self.negative,
                 "headlines": self.headlines, "sql": self.sql}
 

@@ -205,7 +205,7 @@ def _payload(conn: Connection, model_id: int, config: AlertConfig, alert: dict[s
     evidence = gather_evidence(conn, kind_, value, window, config.top_headlines)
     if evidence.negative != j.observed:
         log.warning("alert %s: the detector counted %g negative articles in %s, its SQL returns "
-                    "%d (rows committed in between)", alert["dedup_key"], j.observed,
+                    "%d (rows written between the two)", alert["dedup_key"], j.observed,
                     window.text(), evidence.negative)
     return {**base, **evidence.payload(),
             "fraction": j.fraction, "spike": j.kind, "observed": j.observed,

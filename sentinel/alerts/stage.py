@@ -91,14 +91,15 @@ def rebuild_rollups(engine: Engine, settings: Settings, *, since: datetime,
     while first < until:
         starts.append(first)
         first += width
-    day = max(1, timedelta(days=1) // width)
+    # in about a hundred statements (at least a day of buckets each), to show progress
+    step = max(timedelta(days=1) // width, -(-len(starts) // 100), 1)
     with engine.begin() as conn, track(len(starts), "rollup rebuild", unit="bucket") as progress:
         model_id = _lock_active_model(conn)
         redone = 0
-        for i in range(0, len(starts), day):  # a day of buckets per statement, for progress
+        for i in range(0, len(starts), step):
             redone += rollup.recompute_buckets(conn, model_id, settings.bucket_minutes,
-                                               starts[i:i + day])
-            progress.update(len(starts[i:i + day]))
+                                               starts[i:i + step])
+            progress.update(len(starts[i:i + step]))
     return {"buckets_recomputed": redone}
 
 

@@ -83,3 +83,24 @@ def test_a_real_stream_that_is_not_a_tty_gets_log_lines(lines, tmp_path):
     with open(tmp_path / "log", "w") as stream, track(2, "x", stream=stream) as progress:
         progress.update(2)
     assert (tmp_path / "log").read_text() == "" and len(lines()) == 2
+
+
+def test_evaluate_predicts_in_blocks_with_progress(lines):
+    import numpy as np
+
+    from sentinel.classify.evaluate import predict_in_blocks
+
+    class Counting:
+        tasks = {"sentiment": ["negative", "neutral", "positive"]}
+        calls: list[int] = []
+
+        def predict_proba(self, texts):
+            self.calls.append(len(texts))
+            return {"sentiment": np.array([[float(t), 0, 0] for t in texts], dtype=np.float32)}
+
+    model = Counting()
+    probs = predict_in_blocks(model, [str(i) for i in range(2500)], "sentiment", block=1024)
+    assert model.calls == [1024, 1024, 452] and probs[:, 0].tolist() == list(range(2500))
+    assert lines()[0].startswith("evaluate progress done=0 total=2500 pct=0")
+    assert lines()[-1].startswith("evaluate progress done=2500 total=2500 pct=100")
+    assert predict_in_blocks(model, [], "sentiment").shape == (0, 3)
