@@ -174,9 +174,10 @@ def plot_overview(data: ReportData, *, narrow: bool = False) -> Chart | None:
             left = mdates.date2num(alert["window_start"])
             axes.axvspan(left, mdates.date2num(alert["window_start"] + mark), color=ALERT,
                          alpha=0.45, linewidth=0, zorder=0)
+            late = alert["window_start"] > data.since + 0.9 * (data.until - data.since)
             axes.annotate("alert", (left, 1), xycoords=("data", "axes fraction"),
-                          xytext=(2, -2), textcoords="offset points", va="top", fontsize=8,
-                          color="#8a5a00")
+                          xytext=(-2 if late else 2, -2), textcoords="offset points", va="top",
+                          ha="right" if late else "left", fontsize=8, color="#8a5a00")
         title = f"{segment.label}: {int(frame['observed'].sum())} negative articles" + (
             f", {len(alerts)} alert{'s' * (len(alerts) != 1)}" if alerts else "")
         axes.set_title(textwrap.fill(title, 44) if narrow else title, loc="left")

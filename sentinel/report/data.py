@@ -95,10 +95,12 @@ def read_alerts(conn: Connection, since: datetime, until: datetime) -> list[dict
     """Alerts open at any time during the period: open ones first, then the latest resolved;
     among alerts of the same run, all news first, then the strongest."""
     return _rows(conn, """
-        SELECT al.*, (a.details ->> 'bucket_minutes')::int AS bucket_minutes
+        SELECT al.*, (a.details ->> 'bucket_minutes')::int AS bucket_minutes,
+               count(*) OVER () AS alerts_in_period
         FROM v_alert_history AS al JOIN alert AS a ON a.id = al.alert_id
         WHERE al.started_at < :until AND coalesce(al.resolved_at, 'infinity') >= :since
-        ORDER BY (al.state = 'resolved'), coalesce(al.resolved_at, al.last_firing_at) DESC,
+        ORDER BY (al.state = 'resolved'),
+                 coalesce(al.resolved_at, al.last_firing_at, al.started_at) DESC,
                  (al.segment_kind <> 'all'), al.score DESC NULLS LAST, al.alert_id DESC
         LIMIT :n""", since=since, until=until, n=ALERT_ROWS)
 

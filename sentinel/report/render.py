@@ -99,7 +99,7 @@ def section_summary(data: ReportData) -> str:
     cards = [("articles", totals["articles"]), ("classified", totals["classified"]),
              ("negative", totals["negative"]),
              ("negative share", f"{share:.0%}" if share is not None else "–"),
-             ("alerts", len(data.alerts))]
+             ("alerts", data.alerts[0]["alerts_in_period"] if data.alerts else 0)]
     items = "".join(f'<div class="card"><div class="n">{esc(n)}</div><div class="k">{esc(k)}'
                     f"</div></div>" for k, n in cards)
     waiting = totals["articles"] - totals["classified"]
@@ -170,10 +170,14 @@ def section_alerts(data: ReportData, charts: list[Chart]) -> str:
                      ("num", esc(f'{a["observed"]:g} vs {a["expected"]:.1f}{ratio}'))])
     table = cards_table(["Segment", "State", "Started", "Resolved",
                          "Negative: observed vs expected"], rows, "")
-    more = (f'<p class="muted">Panels for the {ALERT_PANELS} most recent; every alert of the '
-            "period is in the table.</p>" if len(data.alerts) > len(data.panels) else "")
+    total, listed = data.alerts[0]["alerts_in_period"], len(data.alerts)
+    more = ""
+    if total > len(data.panels):
+        more = (f'<p class="muted">Panels for the {ALERT_PANELS} most recent alerts; the table '
+                f"lists {f'the {listed} most recent of {total}' if total > listed else 'all'}."
+                "</p>")
     return (f'<section id="alerts"><h2>Alerts</h2>{panels}{more}'
-            f'<h3 class="sub">Every alert in this period</h3>{table}</section>')
+            f'<h3 class="sub">Alerts in this period ({total})</h3>{table}</section>')
 
 
 def section_headlines(data: ReportData) -> str:

@@ -15,10 +15,17 @@ import sqlalchemy as sa
 from analyst_data import HOSTILE_TITLES, add_article, at, load_sample, load_week
 from dbkit import empty_tables
 
+from sentinel.db.models import Alert
 from sentinel.errors import SentinelError
 from sentinel.report.data import Segment, collect_report_data
 from sentinel.report.period import MAX_PERIOD, check_period
-from sentinel.report.render import safe_url, section_feeds, section_summary, write_report
+from sentinel.report.render import (
+    safe_url,
+    section_alerts,
+    section_feeds,
+    section_summary,
+    write_report,
+)
 
 UNTIL = datetime(2026, 11, 29, 12, tzinfo=UTC)
 SINCE = UNTIL - timedelta(days=7)
@@ -264,3 +271,23 @@ def test_unsupported_language_counts_are_shown_only_when_given(db):
                            "Retired Wire": "0"}
     without = section_feeds(collect_report_data(db, at(0), at(0, day=21)))
     assert "language" not in without.lower() and "Ledger Wire" in without
+
+
+def test_many_alerts_are_counted_all_drawn_at_most_six_and_listed_at_most_fifty(db):
+    sample = load_sample(db)
+    with db.begin() as conn:
+        conn.execute(sa.insert(Alert), [{
+            "dedup_key": f"ticker:T{i}", "segment_kind": "ticker", "segment_value": f"T{i}",
+            "state": "resolved", "window_start": at(0) + timedelta(hours=i),
+            "window_end": at(1) + timedelta(hours=i), "observed": 5, "expected": 1.0,
+            "started_at": at(0) + timedelta(hours=i), "resolved_at": at(2) + timedelta(hours=i)}
+            for i in range(55)])
+    data = collect_report_data(db, at(0), at(0, day=24))
+    assert len(sample.alerts) + 55 == data.alerts[0]["alerts_in_period"] == 58
+    assert len(data.alerts) == 50 and len(data.panels) == 6
+    assert [p.alert["dedup_key"] for p in data.panels][:2] == ["all", "ticker:HLVP"]  # open
+    page = section_alerts(data, [None] * 6)
+    assert "Panels for the 6 most recent alerts; the table lists the 50 most recent of 58." \
+        in page and "Alerts in this period (58)" in page
+    assert page.count('<article class="alert"') == 6
+    assert page.count("data-label=\"Segment\"") == 50
