@@ -86,6 +86,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
          ) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    # long work shows progress: a bar on a terminal, else these log lines (sentinel.progress)
+    logging.getLogger("sentinel.progress").setLevel(logging.INFO)
 
 
 def engine_and_settings() -> tuple[Any, Any]:
@@ -304,16 +306,16 @@ def report(
     until: Annotated[str | None, typer.Option(help="End of the period, exclusive (ISO 8601; "
                                               "default: now).")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Directory for report.html and its PNG charts "
+        "--out", help="Directory for report.html and its SVG charts "
         "(default: DATA_DIR/reports/latest).")] = None,
 ) -> None:
-    """Write the self-contained HTML report and its PNG charts for a period."""
-    from datetime import timedelta
+    """Write the self-contained HTML report and its SVG charts for a period (at most 366 days,
+    between 1970 and 2200)."""
+    from sentinel.report.period import check_period
 
-    from sentinel.report.render import write_report
+    start, end = check_period(parse_time(since), parse_time(until), now=datetime.now(UTC))
+    from sentinel.report.render import write_report  # after the check: a refusal stays instant
 
-    end = parse_time(until) or datetime.now(UTC)
-    start = parse_time(since) or end - timedelta(days=7)
     engine, settings = migrated_engine_and_settings()
     target = writable_dir(out or settings.data_dir / "reports" / "latest", "--out")
     result = write_report(engine, start, end, target)

@@ -21,6 +21,7 @@ than the latest judged one changes nothing.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from sentinel.alerts import rollup
-from sentinel.alerts.evidence import analyst_sql, top_headlines
+from sentinel.alerts.evidence import Window, gather_evidence
 from sentinel.alerts.states import OpenAlert, Rules, advance
 from sentinel.db.models import Alert, AlertDelivery
 from sentinel.detect import (
@@ -43,6 +44,8 @@ from sentinel.detect import (
     judge,
     score_series,
 )
+
+log = logging.getLogger(__name__)
 
 CATCH_UP = 24  # most complete buckets judged as "new" in one run (after a gap in runs)
 TREND = 24     # buckets in the message's sparkline
@@ -223,17 +226,20 @@ def _payload(conn: Connection, model_id: int, config: AlertConfig, alert: dict[s
                 "quiet_buckets": config.resolve_after_buckets,
                 "peak_observed": details.get("peak_observed", alert["observed"]),
                 "peak_expected": details.get("peak_expected", alert["expected"])}
-    window_end = min(v.bucket_start + config.width, now)
-    since = min(v.window_start(config.width), v.bucket_start - config.width)
-    return {**base, "window_start": v.window_start(config.width).isoformat(),
-            "window_end": (v.bucket_start + config.width).isoformat(),
+    # one window for the numbers, the headlines and the SQL: the judged window (one bucket or
+    # several), up to `now` while its last bucket is still filling (what the detector counted)
+    window = Window.of_buckets(v.window_start(config.width), v.bucket_start,
+                               config.bucket_minutes, now)
+    evidence = gather_evidence(conn, kind_, value, window, config.top_headlines)
+    if evidence.negative != j.observed:
+        log.warning("alert %s: the detector counted %g negative articles in %s, its SQL returns "
+                    "%d (rows written between the two)", alert["dedup_key"], j.observed,
+                    window.text(), evidence.negative)
+    return {**base, **evidence.payload(),
             "fraction": j.fraction, "spike": j.kind, "observed": j.observed,
             "expected": j.expected, "ratio": j.ratio if np.isfinite(j.ratio) else 999.0,
             "z": j.z, "total": j.total, "negative_share": j.share,
-            "expected_share": j.expected_share, "share_z": j.share_z, "trend": v.trend,
-            "headlines": top_headlines(conn, model_id, kind_, value, since, window_end,
-                                       config.top_headlines),
-            "sql": analyst_sql(kind_, value, since, window_end)}
+            "expected_share": j.expected_share, "share_z": j.share_z, "trend": v.trend}
 
 
 def _enqueue(conn: Connection, alert_id: int, kind: str, now: datetime, channel: str,

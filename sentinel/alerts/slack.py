@@ -23,7 +23,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sentinel.alerts.evidence import _when, clean, render_text, segment_label, sparkline, times
+from sentinel.alerts.evidence import (
+    _when,
+    clean,
+    counts_text,
+    headline_meta,
+    render_text,
+    segment_label,
+    share_text,
+    sparkline,
+    window_text,
+)
 
 EVENT_TYPE = "sentinel_alert"
 # Errors that no retry can fix; the first group is configuration: stop sending this run.
@@ -84,11 +94,7 @@ def _headline_blocks(headlines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         title, url = clean(h["title"], 200), safe_url(h.get("url"))
         elements.append({"type": "link", "url": url, "text": title} if url
                         else {"type": "text", "text": title})
-        sources = ", ".join(clean(f, 60) for f in h.get("feeds") or []) or "unknown source"
-        detail = f"{sources}, {_when(h['published_at'], '%H:%M UTC')}"
-        if h.get("p_negative") is not None:
-            detail += f", p_negative {h['p_negative']:.2f}"
-        elements.append({"type": "text", "text": f"  ({detail})"})
+        elements.append({"type": "text", "text": f"  ({headline_meta(h)})"})
         items.append({"type": "rich_text_section", "elements": elements})
     return [{"type": "section", "text": {"type": "mrkdwn", "text": "*Top negative headlines*"}},
             {"type": "rich_text", "elements": [
@@ -115,21 +121,14 @@ def build_message(payload: dict[str, Any], delivery_id: int) -> dict[str, Any]:
             footer]}
     title = "Still firing" if payload["kind"] == "repeat" else "Negative news spike"
     icon = ":warning:" if payload["kind"] == "repeat" else ":rotating_light:"
-    elapsed = f" ({payload['fraction']:.0%} elapsed)" if payload["fraction"] < 1 else ""
-    window = (f"{_when(payload['window_start'])} – {_when(payload['window_end'], '%H:%M UTC')}"
-              f"{elapsed}")
     fields = [
         {"type": "mrkdwn", "text": f"*Segment*\n{label}"},
-        {"type": "mrkdwn", "text": f"*Bucket*\n{window}"},
-        {"type": "mrkdwn", "text": (f"*Negative stories*\n{payload['observed']:g} observed vs "
-                                    f"{payload['expected']:.1f} expected "
-                                    f"({times(payload['ratio'])}, z={payload['z']:.1f})")},
+        {"type": "mrkdwn", "text": f"*Window*\n{window_text(payload)}"},
+        {"type": "mrkdwn", "text": f"*Negative stories*\n{counts_text(payload)}"},
     ]
-    if payload.get("negative_share") is not None:
-        usual = payload.get("expected_share")
-        fields.append({"type": "mrkdwn", "text": (
-            f"*Negative share*\n{payload['negative_share']:.0%} of {payload['total']:g}"
-            + (f" (usually {usual:.0%})" if usual is not None else ""))})
+    share = share_text(payload)
+    if share:
+        fields.append({"type": "mrkdwn", "text": f"*Negative share*\n{share}"})
     trend = payload["trend"]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "emoji": True,
@@ -143,7 +142,7 @@ def build_message(payload: dict[str, Any], delivery_id: int) -> dict[str, Any]:
         blocks += _headline_blocks(payload["headlines"])
     sql = escape_entities(payload["sql"])
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": (
-        "*The detail, for analysts*\n```" + sql.replace("`", "ˋ") + "```")}})
+        "*The detail, for analysts* (the same window)\n```" + sql.replace("`", "ˋ") + "```")}})
     blocks.append(footer)
     text = (f"{title}: {label}: {payload['observed']:g} negative stories vs "
             f"{payload['expected']:.1f} expected")

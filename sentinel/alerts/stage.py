@@ -22,6 +22,7 @@ from sentinel.alerts.slack import BotTransport, LogTransport, WebhookTransport
 from sentinel.alerts.states import Rules
 from sentinel.detect import DetectParams
 from sentinel.errors import ConfigError
+from sentinel.progress import track
 from sentinel.settings import Settings
 
 DETECT_LOCK = 0x5E47_1DE7  # pg_advisory_xact_lock key: one detect run at a time
@@ -100,9 +101,15 @@ def rebuild_rollups(engine: Engine, settings: Settings, *, since: datetime,
     while first < until:
         starts.append(first)
         first += width
-    with engine.begin() as conn:
+    # in about a hundred statements (at least a day of buckets each), to show progress
+    step = max(timedelta(days=1) // width, -(-len(starts) // 100), 1)
+    with engine.begin() as conn, track(len(starts), "rollup rebuild", unit="bucket") as progress:
         model_id = _lock_active_model(conn)
-        redone = rollup.recompute_buckets(conn, model_id, settings.bucket_minutes, starts)
+        redone = 0
+        for i in range(0, len(starts), step):
+            redone += rollup.recompute_buckets(conn, model_id, settings.bucket_minutes,
+                                               starts[i:i + step])
+            progress.update(len(starts[i:i + step]))
     return {"buckets_recomputed": redone}
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from sentinel.classify.data import read_labelled
 from sentinel.classify.labels import check_task
+from sentinel.progress import track
 
 
 def score(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def evaluate(
             f"model {classifier.name} has no {task} head (it answers {', '.join(classifier.tasks)})"
         )
     started = time.perf_counter()
-    probs = classifier.predict_proba(data.texts)[task]
+    probs = predict_in_blocks(classifier, data.texts, task)
     seconds = time.perf_counter() - started
     labels = classifier.tasks[task]
     predicted = [labels[i] for i in probs.argmax(1)]
@@ -130,6 +131,18 @@ def evaluate(
         }
     )
     return report
+
+
+def predict_in_blocks(classifier: Any, texts: list[str], task: str, *,
+                      block: int = 1024) -> np.ndarray:
+    """``classifier.predict_proba(texts)[task]``, a block at a time, showing progress (a bar on
+    a terminal, log lines otherwise; ``sentinel.progress``)."""
+    parts = [np.zeros((0, len(classifier.tasks[task])), dtype=np.float32)]
+    with track(len(texts), "evaluate", unit="text") as progress:
+        for start in range(0, len(texts), block):
+            parts.append(classifier.predict_proba(texts[start:start + block])[task])
+            progress.update(len(parts[-1]))
+    return np.concatenate(parts)
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> Path:

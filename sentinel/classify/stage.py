@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sentinel.classify.classifier import Prediction
 from sentinel.db.models import Article, Classification, Model
+from sentinel.progress import Progress, track
 
 log = logging.getLogger(__name__)
 PREDICTION_COLUMNS = tuple(f.name for f in fields(Prediction))  # named as in classification
@@ -125,6 +126,17 @@ def reclassify_range(
     )
 
 
+def _track(engine: Engine, where: Any, join_on: Any, *, limit: int | None,
+           chunk: int) -> Progress:
+    """Progress over the articles to classify: a bar on a terminal, log lines otherwise
+    (announced when there is more than one chunk of work)."""
+    with engine.connect() as conn:
+        total = conn.scalar(sa.select(sa.func.count()).select_from(Article)
+                            .outerjoin(Classification, join_on).where(where)) or 0
+    return track(total if limit is None else min(total, limit), "classify", unit="article",
+                 announce_from=chunk + 1)
+
+
 def _classify_chunks(
     engine: Engine,
     classifier: Any,
@@ -137,6 +149,7 @@ def _classify_chunks(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     classified, chunks, seconds_in_model, last_id = 0, 0, 0.0, 0
+    progress = _track(engine, where, join_on, limit=limit, chunk=chunk)
     while limit is None or classified < limit:
         size = chunk if limit is None else min(chunk, limit - classified)
         with engine.begin() as conn:  # one chunk = one transaction
@@ -167,6 +180,8 @@ def _classify_chunks(
         last_id = rows[-1].id
         classified += len(rows)
         chunks += 1
+        progress.update(len(rows))
+    progress.close()
     rate = classified / seconds_in_model if seconds_in_model > 0 else 0.0
     counts = {
         "model": classifier.name,

@@ -36,6 +36,7 @@ from sentinel.ingest.fetch import FetchOptions, FetchResult, fetch_feed, make_cl
 from sentinel.ingest.normalize import ArticleRecord, NormalizeContext, Watchlist
 from sentinel.ingest.pool import ParsedBatch, ParsePool
 from sentinel.ingest.store import store_articles
+from sentinel.progress import track
 from sentinel.redact import mask_secrets
 from sentinel.samples import stage_sample_feeds
 from sentinel.settings import Settings
@@ -290,6 +291,7 @@ def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions,
             work = run_bounded(feeds, lambda f: host_key(f.url),
                                lambda f: collect_feed(client, f, options, pool),
                                limit=options.concurrency, per_key=options.per_host)
+            progress = track(len(feeds), "ingest", unit="feed", announce_from=100)
             for feed, collected in work:
                 counts = store_collected(engine, feed, collected, run_id)
                 for key in ("items", "new", "updated", "duplicates", "rejected", "flagged"):
@@ -301,6 +303,8 @@ def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions,
                     totals["not_modified"] += 1
                 else:
                     totals["fetched"] += 1
+                progress.update()
+            progress.close()
         finally:
             pool.close()
             if own_client:

@@ -78,7 +78,8 @@ def test_bot_token_posts_each_alert_once_with_an_actionable_message(queued, db, 
     blocks = hlvp["blocks"]
     assert blocks[0]["type"] == "header" and "ticker HLVP" in blocks[0]["text"]["text"]
     fields = " ".join(f["text"] for f in blocks[1]["fields"])
-    assert "12 observed vs" in fields and "Negative share" in fields
+    assert "12 negative stories observed vs" in fields and "Negative share" in fields
+    assert "*Window*\n2026-11-30 00:00 to 01:00 UTC" in fields
     assert "`" in blocks[2]["elements"][0]["text"]  # the sparkline
     items = next(b for b in blocks if b["type"] == "rich_text")["elements"][0]["elements"]
     assert len(items) == 5
