@@ -231,6 +231,9 @@ def test_runner_leaves_the_callers_model_alone(tiny) -> None:
     assert not any(isinstance(m, PackedLinear) for m in model.modules())
 
 
+@pytest.mark.skipif(not engine.cpu_supports_bf16(),
+                    reason="this CPU has no avx512_bf16/AMX: bf16 is not the CPU default here and "
+                           "oneDNN's packed bf16 layers need it")
 def test_cpu_bf16_packs_the_linear_layers_without_changing_a_bit(tiny, monkeypatch) -> None:
     _, model, tokenizer = tiny
     texts = ["oil falls as opec cut the price", "the stock rises after record earnings", "why?"]

@@ -94,13 +94,15 @@ def test_fast_cpu_path_agrees_with_fp32_on_a_fixed_sample() -> None:
     from sentinel.classify.classifier import load_classifier
     from sentinel.classify.engine import cpu_supports_bf16
 
-    precision = "bf16" if cpu_supports_bf16() else "int8"
+    # bf16 is the CPU default where the CPU has it and must agree closely; elsewhere the default
+    # is fp32 itself, and the fast path on offer is the opt-in int8, documented at about 94%
+    precision, least = ("bf16", 0.97) if cpu_supports_bf16() else ("int8", 0.92)
     texts = _fixed_sample(200)
     reference = load_classifier(SHIPPED, precision="fp32", device="cpu").predict_proba(texts)
     fast = load_classifier(SHIPPED, precision=precision, device="cpu").predict_proba(texts)
     for task in reference:
         agreement = (reference[task].argmax(1) == fast[task].argmax(1)).mean()
-        assert agreement >= 0.97, f"{task}: {precision} agrees with fp32 on {agreement:.3f}"
+        assert agreement >= least, f"{task}: {precision} agrees with fp32 on {agreement:.3f}"
 
 
 def _fixed_sample(n: int) -> list[str]:
