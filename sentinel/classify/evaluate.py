@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +66,29 @@ def predict_labels(
     max_length: int = 128,
     bf16: bool = False,
     token_budget: int = 2048,
+    prepare: Callable[[str], str] | None = None,
 ) -> list[str]:
     """Argmax labels of an in-memory model (used for dev scores during training)."""
+    probs = predict_probabilities(model, tokenizer, texts, max_length=max_length, bf16=bf16,
+                                  token_budget=token_budget, prepare=prepare)[task]
+    names = model.tasks[task]
+    return [names[i] for i in probs.argmax(1)]
+
+
+def predict_probabilities(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    max_length: int = 128,
+    bf16: bool = False,
+    token_budget: int = 2048,
+    prepare: Callable[[str], str] | None = None,
+    temperatures: Mapping[str, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """``{task: probabilities}`` of an in-memory model (training, calibration)."""
     from sentinel.classify.engine import Runner
+    from sentinel.classify.model import prepare_headline
 
     runner = Runner(
         model,
@@ -78,10 +98,10 @@ def predict_labels(
         max_length=max_length,
         token_budget=token_budget,
         autocast=True,  # the model is still being trained: never cast its weights
+        prepare=prepare or prepare_headline,
+        temperatures=temperatures,
     )
-    probs = runner.probabilities(texts)[task]
-    names = model.tasks[task]
-    return [names[i] for i in probs.argmax(1)]
+    return runner.probabilities(texts)
 
 
 def evaluate(
