@@ -320,6 +320,18 @@ def train_command(
         help="What integer topic ids mean.")] = None,
     checkpoint_dir: Annotated[Path | None, typer.Option(
         help="Also keep the best epoch here (fp32).")] = None,
+    weak_labels: Annotated[bool, typer.Option(
+        "--weak-labels/--no-weak-labels", help="Investor lexicon (sentinel.classify.weak): "
+        "neutral rows it reads move to its label; topic texts it reads become sentiment rows."
+    )] = False,
+    text_prep: Annotated[str | None, typer.Option(
+        help="Text preparation: headline/2 (default) or strip-urls+html-unescape/1.")] = None,
+    init: Annotated[Path | None, typer.Option(
+        help="Continue from this Sentinel model directory instead of a fresh head on --base."
+    )] = None,
+    calibrate: Annotated[bool, typer.Option(
+        "--calibrate/--no-calibrate", help="Fit a temperature per task on the dev rows.")
+    ] = True,
 ) -> None:
     """Fine-tune one encoder with a sentiment head and a topic head on labelled files."""
     from sentinel.classify.labels import parse_label_names
@@ -337,6 +349,7 @@ def train_command(
         patience=patience, seed=seed, threads=threads, mixed_precision=mixed_precision,  # type: ignore[arg-type]
         max_steps=max_steps, limit=limit, text_col=text_col, label_col=label_col,
         label_names=names, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),
+        weak_labels=weak_labels, text_prep=text_prep, init_model=init, calibrate=calibrate,
     )
     dev = " ".join(f"{t}_macro_f1={m['macro_f1']:.4f}" for t, m in result.dev_metrics.items())
     typer.echo(f"model={result.meta['name']} version={result.meta['version']} out={out} "

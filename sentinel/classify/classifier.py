@@ -63,6 +63,11 @@ class Classifier:
                 out[task] = probs[task]
         return out
 
+    def temperatures(self) -> dict[str, float]:
+        """``{task: T}`` applied to each task's logits (calibration; 1.0 when none)."""
+        return {task: runner.temperatures.get(task, 1.0)
+                for runner, serves in self.runners for task in serves}
+
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
         probs = self.predict_proba(texts)
         sentiment, topic = probs.get(SENTIMENT), probs.get(TOPIC)

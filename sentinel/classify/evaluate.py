@@ -136,12 +136,21 @@ def evaluate(
     probs = classifier.predict_proba(data.texts)[task]
     seconds = time.perf_counter() - started
     labels = classifier.tasks[task]
-    predicted = [labels[i] for i in probs.argmax(1)]
-    report = score(data.labels, predicted, labels)
+    report = score_probabilities(data.labels, probs, labels,
+                                 classifier.temperatures().get(task, 1.0))
+    if data.groups:  # SEntFiN: each fixed half on its own too
+        report["subsets"] = {
+            group: score_probabilities([data.labels[i] for i in rows], probs[rows], labels,
+                                       classifier.temperatures().get(task, 1.0),
+                                       matrix=False)
+            for group in sorted(set(data.groups))
+            for rows in ([i for i, g in enumerate(data.groups) if g == group],)
+        }
     report.update(
         {
             "task": task,
             "file": str(csv),
+            "source": data.source,
             "model": classifier.name,
             "version": classifier.version,
             "device": classifier.device,
@@ -149,6 +158,26 @@ def evaluate(
             "texts_per_s": round(len(data) / seconds, 1) if seconds > 0 else None,
         }
     )
+    return report
+
+
+def score_probabilities(gold: Sequence[str], probs: np.ndarray, labels: Sequence[str],
+                        temperature: float = 1.0, *, matrix: bool = True) -> dict[str, Any]:
+    """:func:`score` of the argmax labels, plus the expected calibration error (15 bins) of
+    the probabilities as served (``ece``) and before the model's temperature
+    (``ece_uncalibrated``, equal when it has none)."""
+    from sentinel.classify.calibrate import ECE_BINS, expected_calibration_error, uncalibrate
+
+    report = score(gold, [labels[i] for i in probs.argmax(1)], labels)
+    index = [list(labels).index(g) for g in gold]
+    report["ece"] = round(expected_calibration_error(probs, index), 4)
+    report["ece_uncalibrated"] = (
+        round(expected_calibration_error(uncalibrate(probs, temperature), index), 4)
+        if temperature != 1.0 else report["ece"])
+    report["ece_bins"] = ECE_BINS
+    report["temperature"] = temperature
+    if not matrix:
+        report.pop("confusion_matrix")
     return report
 
 
@@ -164,7 +193,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"**{report.get('task', '')}** on `{Path(str(report.get('file', ''))).name}` "
         f"(n={report['n']}): accuracy **{report['accuracy']:.4f}**, "
-        f"macro-F1 **{report['macro_f1']:.4f}**, weighted-F1 {report['weighted_f1']:.4f}",
+        f"macro-F1 **{report['macro_f1']:.4f}**, weighted-F1 {report['weighted_f1']:.4f}"
+        + (f", ECE {report['ece']:.4f} (before temperature {report['temperature']:g}: "
+           f"{report['ece_uncalibrated']:.4f})" if "ece" in report else ""),
+    ]
+    for group, sub in (report.get("subsets") or {}).items():
+        recalls = ", ".join(f"{k} {v['recall']:.3f}" for k, v in sub["per_class"].items())
+        lines.append(f"- {group} (n={sub['n']}): accuracy {sub['accuracy']:.4f}, macro-F1 "
+                     f"{sub['macro_f1']:.4f}, ECE {sub['ece']:.4f} (before: "
+                     f"{sub['ece_uncalibrated']:.4f}); recall {recalls}")
+    lines += [
         "",
         "| label | precision | recall | F1 | support |",
         "|---|---:|---:|---:|---:|",
