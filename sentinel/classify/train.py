@@ -285,8 +285,7 @@ def train(
             label_names=label_names.get(task),
         )
 
-    limits = limit if isinstance(limit, Mapping) else dict.fromkeys(train_files, limit)
-    train_sets = {t: _sample(load(t, p), limits.get(t), seed) for t, p in train_files.items()}
+    train_sets = {t: load(t, p) for t, p in train_files.items()}
     dev_sets: dict[str, LabelledTexts] = {}
     if valid_files:
         dev_sets = {t: load(t, p) for t, p in valid_files.items() if t in train_sets}
@@ -297,6 +296,9 @@ def train(
     if weak_labels:
         weak_counts = apply_weak_labels(train_sets, dev_sets, prepare)
         log.info("weak labels %s", " ".join(f"{k}={v}" for k, v in weak_counts.items()))
+    # the sample is drawn last: the dev split and the weak rows come from the whole files
+    limits = limit if isinstance(limit, Mapping) else dict.fromkeys(train_files, limit)
+    train_sets = {t: _sample(data, limits.get(t), seed) for t, data in train_sets.items()}
 
     tasks = {t: list(TASK_LABELS[t]) for t in train_sets}
     if init_model is not None:
