@@ -150,6 +150,19 @@ def parse_task_weights(
     return {t: float(spec.get(t, 1.0)) for t in tasks}
 
 
+def parse_limit(spec: str | None) -> int | dict[str, int] | None:
+    """``"500"`` (every file) or ``"topic=6000"`` (per task) -> rows to sample."""
+    if not spec:
+        return None
+    try:
+        if "=" not in spec:
+            return int(spec)
+        return {task: int(n) for task, n in _pairs(spec, "limit", "topic=6000").items()}
+    except ValueError:
+        raise SentinelError(f"limit {spec!r}: expected a number of rows or task=rows pairs, "
+                            "e.g. 500 or topic=6000") from None
+
+
 def describe_base(base: str | Path) -> str:
     """A portable name for the base checkpoint (no machine paths in shipped metadata)."""
     path = Path(base)
