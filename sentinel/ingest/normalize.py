@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from sentinel.ingest.language import SAMPLE_CHARS, identify_language
+from sentinel.ingest.language import identify_language
 from sentinel.ingest.repair import repair_mojibake
 
 MAX_TITLE_CHARS = 500
@@ -337,5 +337,5 @@ def normalize_entry(entry: Mapping, ctx: NormalizeContext) -> ArticleRecord | No
         published_at=published_at, date_flag=date_flag, content_hash=digest,
         tickers=extract_tickers(f"{title} {summary}", ctx.watchlist, ctx.default_tickers),
         flags=flags,
-        language=identify_language(f"{title}. {summary[:SAMPLE_CHARS]}" if summary else title),
+        language=identify_language(title, summary),
     )
