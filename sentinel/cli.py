@@ -363,7 +363,8 @@ def train_command(
 @cli_errors
 def evaluate_command(
     task: Annotated[str, typer.Option(help="sentiment or topic.")],
-    csv: Annotated[Path, typer.Option("--csv", help="Labelled file (.csv or .parquet).")],
+    csv: Annotated[Path, typer.Option("--csv", help="Labelled file (.csv or .parquet); "
+                                      "SEntFiN-v1.0.csv is recognised and read directly.")],
     model: Annotated[Path | None, typer.Option(help="Model directory (default: "
                                                "SENTINEL_MODEL_DIR, the shipped model).")] = None,
     text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
@@ -376,7 +377,7 @@ def evaluate_command(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
 ) -> None:
-    """Accuracy, macro-F1, per-class P/R/F1 and confusion matrix of one task on a labelled file."""
+    """Accuracy, macro-F1, ECE, per-class P/R/F1 and confusion matrix of one task on a file."""
     from sentinel.classify.classifier import load_classifier
     from sentinel.classify.evaluate import evaluate, render_markdown, write_report
     from sentinel.classify.labels import parse_label_names
