@@ -32,9 +32,10 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from sentinel.classify.calibrate import temperatures  # noqa: E402
 from sentinel.classify.classifier import load_classifier  # noqa: E402
 from sentinel.classify.data import SPLITS, datasets_dir, read_table  # noqa: E402
-from sentinel.classify.model import load_multitask, prepare_text  # noqa: E402
+from sentinel.classify.model import load_multitask, text_preparer  # noqa: E402
 
 SUBJECTS = [
     "Apple",
@@ -120,8 +121,10 @@ def measure(methods: dict, rounds: int, device: str, warmup: int) -> tuple[dict,
     return rates, joined
 
 
-def naive_fn(model, tokenizer, device: str):
+def naive_fn(model, tokenizer, device: str, meta: dict):
+    """The model's own text preparation and temperatures, as the engine applies them."""
     model = model.to(device).float().eval()
+    prepare_text, temperature = text_preparer(meta), temperatures(meta)
 
     def run(texts: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, list[np.ndarray]] = {t: [] for t in model.tasks}
@@ -136,15 +139,16 @@ def naive_fn(model, tokenizer, device: str):
                 )
                 logits = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
                 for t, v in logits.items():
-                    out[t].append(torch.softmax(v, -1).cpu().numpy())
+                    out[t].append(torch.softmax(v / temperature.get(t, 1.0), -1).cpu().numpy())
         return {t: np.concatenate(v) for t, v in out.items()}
 
     return run
 
 
-def pipeline_fn(model, tokenizer, device: str):
+def pipeline_fn(model, tokenizer, device: str, meta: dict):
     from transformers import pipeline
 
+    prepare_text, temperature = text_preparer(meta), temperatures(meta)
     model = model.to(device).float().eval()
     pipe = pipeline(
         "feature-extraction", model=model.encoder, tokenizer=tokenizer, device=torch.device(device)
@@ -161,7 +165,8 @@ def pipeline_fn(model, tokenizer, device: str):
                 )
                 pooled = hidden.to(device).float().mean(1)
                 for t, head in model.heads.items():
-                    out[t].append(torch.softmax(head(pooled), -1).cpu().numpy())
+                    out[t].append(torch.softmax(head(pooled) / temperature.get(t, 1.0), -1)
+                                  .cpu().numpy())
         return {t: np.concatenate(v) for t, v in out.items()}
 
     return run
@@ -232,14 +237,14 @@ def main() -> None:
 
     reference = load_classifier(args.model, device=device, precision="fp32", token_budget=budget)
     # one fp32 copy of the checkpoint serves both baselines (neither changes the weights)
-    model, tokenizer, _ = load_multitask(args.model)
+    model, tokenizer, meta = load_multitask(args.model)
     methods = {
         "engine": (clf.predict_proba, texts),
         "fp32": (reference.predict_proba, base_texts),
-        "naive": (naive_fn(model, tokenizer, device), base_texts),
+        "naive": (naive_fn(model, tokenizer, device, meta), base_texts),
     }
     if not args.skip_pipeline:
-        methods["pipeline"] = (pipeline_fn(model, tokenizer, device), base_texts)
+        methods["pipeline"] = (pipeline_fn(model, tokenizer, device, meta), base_texts)
     rates, out = measure(methods, args.rounds, device, args.warmup)
     rate, fast, ref, naive = rates["engine"], out["engine"], out["fp32"], out["naive"]
     naive_rate, pipe_rate = rates["naive"], rates.get("pipeline", float("nan"))
@@ -259,7 +264,8 @@ def main() -> None:
         + f" (naive vs fp32 engine: {naive_agree:.4f})"
     )
 
-    lengths = [len(ids) for ids in tokenizer([prepare_text(t) for t in texts[:2000]])["input_ids"]]
+    prepared = [text_preparer(meta)(t) for t in texts[:2000]]
+    lengths = [len(ids) for ids in tokenizer(prepared)["input_ids"]]
     mean_len = float(np.mean(lengths))
     per_token = flops_per_token(model.encoder.config, mean_len)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(clf.precision, torch.float32)

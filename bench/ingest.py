@@ -68,6 +68,14 @@ EVENTS = [
     "cuts full-year outlook", "wins regulatory approval for new plant",
     "downgraded to sell by analysts", "hits record high on strong demand",
 ]
+# One feed in ten is in another language (language identification runs past its English
+# gate), and one English headline in fifty arrives as mojibake (the ftfy repair runs).
+FOREIGN = [
+    "沪指收跌1.2%，银行板块领跌", "宁德时代第三季度净利润同比增长25%",
+    "DAX schließt mit deutlichen Verlusten", "Siemens hebt Prognose für das Gesamtjahr an",
+    "Le CAC 40 termine en forte baisse", "LVMH publie un chiffre d'affaires record",
+    "El Ibex 35 cierra con una caída del 2%", "Inditex eleva sus ventas y gana más",
+]
 WORDS = ["market", "investors", "shares", "quarter", "revenue", "guidance", "analysts",
          "outlook", "margin", "demand", "supply", "costs", "growth", "earnings", "forecast",
          "regulators", "board", "deal", "trading", "volume"]
@@ -82,6 +90,10 @@ def generate_feed(index: int, entries: int, now: datetime) -> bytes:
     for i in range(entries):
         name, ticker, exchange = rng.choice(COMPANIES)
         title = f"{name} {rng.choice(EVENTS)}"
+        if index % 10 == 9:
+            title = f"{name}: {rng.choice(FOREIGN)}"
+        elif rng.random() < 0.02:
+            title = f"{name}â€™s {rng.choice(EVENTS)}"
         if rng.random() < 0.3:
             title += f" (${ticker})"
         elif rng.random() < 0.3:

@@ -358,8 +358,8 @@ def train_command(
     threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
     mixed_precision: Annotated[str, typer.Option(help="auto, bf16 or fp32.")] = "auto",
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Train on a random sample of this many rows "
-                                              "per file.")] = None,
+    limit: Annotated[str | None, typer.Option(help="Train on a random sample of this many rows "
+                                              "per file, or per task: topic=6000.")] = None,
     text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     sentiment_label_names: Annotated[str | None, typer.Option(
@@ -369,10 +369,24 @@ def train_command(
         help="What integer topic ids mean.")] = None,
     checkpoint_dir: Annotated[Path | None, typer.Option(
         help="Also keep the best epoch here (fp32).")] = None,
+    weak_labels: Annotated[bool, typer.Option(
+        "--weak-labels/--no-weak-labels", help="Investor lexicon (sentinel.classify.weak): "
+        "neutral rows it reads move to its label; topic texts it reads become sentiment rows."
+    )] = False,
+    text_prep: Annotated[str | None, typer.Option(
+        help="Text preparation: headline/2 (default) or strip-urls+html-unescape/1.")] = None,
+    init: Annotated[Path | None, typer.Option(
+        help="Continue from this Sentinel model directory instead of a fresh head on --base."
+    )] = None,
+    calibrate: Annotated[bool, typer.Option(
+        "--calibrate/--no-calibrate", help="Fit a temperature per task on the dev rows.")
+    ] = True,
+    freeze_embeddings: Annotated[bool, typer.Option(
+        "--freeze-embeddings", help="Do not train the encoder's embedding layer.")] = False,
 ) -> None:
     """Fine-tune one encoder with a sentiment head and a topic head on labelled files."""
     from sentinel.classify.labels import parse_label_names
-    from sentinel.classify.train import default_base_model, train
+    from sentinel.classify.train import default_base_model, parse_limit, train
 
     files = {t: f for t, f in (("sentiment", sentiment), ("topic", topic)) if f}
     valid = {t: f for t, f in (("sentiment", sentiment_valid), ("topic", topic_valid)) if f}
@@ -384,8 +398,10 @@ def train_command(
         weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_length=max_length,
         class_weighting=class_weighting, task_weights=task_weights,  # type: ignore[arg-type]
         patience=patience, seed=seed, threads=threads, mixed_precision=mixed_precision,  # type: ignore[arg-type]
-        max_steps=max_steps, limit=limit, text_col=text_col, label_col=label_col,
+        max_steps=max_steps, limit=parse_limit(limit), text_col=text_col, label_col=label_col,
         label_names=names, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),
+        weak_labels=weak_labels, text_prep=text_prep, init_model=init, calibrate=calibrate,
+        freeze_embeddings=freeze_embeddings,
     )
     dev = " ".join(f"{t}_macro_f1={m['macro_f1']:.4f}" for t, m in result.dev_metrics.items())
     typer.echo(f"model={result.meta['name']} version={result.meta['version']} out={out} "
@@ -396,7 +412,8 @@ def train_command(
 @cli_errors
 def evaluate_command(
     task: Annotated[str, typer.Option(help="sentiment or topic.")],
-    csv: Annotated[Path, typer.Option("--csv", help="Labelled file (.csv or .parquet).")],
+    csv: Annotated[Path, typer.Option("--csv", help="Labelled file (.csv or .parquet); "
+                                      "SEntFiN-v1.0.csv is recognised and read directly.")],
     model: Annotated[Path | None, typer.Option(help="Model directory (default: "
                                                "SENTINEL_MODEL_DIR, the shipped model).")] = None,
     text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
@@ -409,7 +426,7 @@ def evaluate_command(
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
 ) -> None:
-    """Accuracy, macro-F1, per-class P/R/F1 and confusion matrix of one task on a labelled file."""
+    """Accuracy, macro-F1, ECE, per-class P/R/F1 and confusion matrix of one task on a file."""
     from sentinel.classify.classifier import load_classifier
     from sentinel.classify.evaluate import evaluate, render_markdown, write_report
     from sentinel.classify.labels import parse_label_names

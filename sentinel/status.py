@@ -9,7 +9,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sentinel.db.models import Alert, AlertDelivery, Article, Classification, Feed, PipelineRun
+from sentinel.db.models import (
+    Alert,
+    AlertDelivery,
+    Article,
+    ArticleFeed,
+    Classification,
+    Feed,
+    Model,
+    PipelineRun,
+)
 from sentinel.pipeline import DEFAULT_LEASE_S, abandoned_reason, stale_runs_query
 
 
@@ -23,6 +32,28 @@ class Status:
     last_runs: list[dict[str, Any]] = field(default_factory=list)
     open_alerts: list[dict[str, Any]] = field(default_factory=list)
     failed_deliveries: list[dict[str, Any]] = field(default_factory=list)
+    unread_languages: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def unread_language_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """``{feed name: {language: articles}}``: articles whose current classification by the
+    active model was withheld because the model does not read their language (issue 13).
+    Feeds without any are left out."""
+    rows = conn.execute(
+        sa.select(Feed.name, Classification.unread_language, sa.func.count())
+        .select_from(Classification)
+        .join(Model, sa.and_(Model.id == Classification.model_id, Model.active))
+        .join(Article, sa.and_(Article.id == Classification.article_id,
+                               Article.content_hash == Classification.content_hash))
+        .join(ArticleFeed, ArticleFeed.article_id == Article.id)
+        .join(Feed, Feed.id == ArticleFeed.feed_id)
+        .where(Classification.unread_language.is_not(None))
+        .group_by(Feed.name, Classification.unread_language)
+        .order_by(Feed.name, sa.func.count().desc(), Classification.unread_language))
+    out: dict[str, dict[str, int]] = {}
+    for feed, language, count in rows:
+        out.setdefault(feed, {})[language] = count
+    return out
 
 
 def collect_status(conn: Connection, lease_s: float = DEFAULT_LEASE_S) -> Status:
@@ -66,6 +97,7 @@ def collect_status(conn: Connection, lease_s: float = DEFAULT_LEASE_S) -> Status
          "expected": a["expected"], "started_at": a["started_at"]}
         for a in alerts
     ]
+    status.unread_languages = unread_language_counts(conn)
     unsure = (AlertDelivery.status == "in_flight") & AlertDelivery.last_error.is_not(None)
     dead = conn.execute(sa.select(AlertDelivery)
                         .where(AlertDelivery.status.in_(["dead", "failed"]) | unsure)
@@ -107,6 +139,10 @@ def render_status(status: Status) -> str:
                      + ", ".join(f"{k}={v}" for k, v in status.by_sentiment.items()))
     if status.by_topic:
         lines.append("  by topic: " + ", ".join(f"{k}={v}" for k, v in status.by_topic.items()))
+    if status.unread_languages:
+        lines.append("  not classified, in a language the model does not read:")
+        for feed, counts in status.unread_languages.items():
+            lines.append(f"    {feed:<32} " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     lines.append("Last runs:")
     for r in status.last_runs or [{"stage": "-", "status": "none yet", "started_at": None,
                                    "counts": {}, "error": None}]:

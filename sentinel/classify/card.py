@@ -21,10 +21,14 @@ LICENCES = """\
 - This fine-tuned model: Apache-2.0, like the project."""
 
 
+HEADLINES = "sentiment_headlines"  # the SEntFiN report's key in metrics.json
+
+
 def summarise(reports: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """The metrics the ``model`` table and ``Classifier.metrics`` carry."""
-    return {
-        task: {
+    out: dict[str, Any] = {}
+    for task, r in reports.items():
+        out[task] = {
             "accuracy": round(r["accuracy"], 4),
             "macro_f1": round(r["macro_f1"], 4),
             "weighted_f1": round(r["weighted_f1"], 4),
@@ -33,8 +37,16 @@ def summarise(reports: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
             "precision": r.get("precision"),
             "per_class_f1": {k: round(v["f1"], 4) for k, v in r["per_class"].items()},
         }
-        for task, r in reports.items()
-    }
+        if "ece" in r:
+            out[task].update(ece=r["ece"], ece_uncalibrated=r["ece_uncalibrated"])
+        if "subsets" in r:
+            out[task]["per_class_recall"] = {k: round(v["recall"], 4)
+                                             for k, v in r["per_class"].items()}
+            out[task]["subsets"] = {
+                g: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4),
+                    "n": v["n"], "ece": v["ece"]}
+                for g, v in r["subsets"].items()}
+    return out
 
 
 def write_model_card(
@@ -53,12 +65,16 @@ def write_model_card(
     metrics = summarise(reports)
     write_report(metrics, root / METRICS_FILE)
     for task, report in reports.items():
-        write_report(report, root / f"eval_{task}_valid.json")
+        write_report(report, root / (f"eval_{task}_valid.json" if task != HEADLINES
+                                     else "eval_sentiment_sentfin.json"))
     size_mb = (root / WEIGHTS_FILE).stat().st_size / 1e6
     rows = "\n".join(
-        f"| {task} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['n']} |"
+        f"| {task} | `{m['file']}` | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
+        f"{_ece(m)} | {m['n']} |"
         for task, m in metrics.items()
     )
+    calibration = meta.get("calibration") or {}
+    temperature = calibration.get("temperature") or {}
     history = "\n".join(
         "| "
         + " | ".join(
@@ -79,7 +95,8 @@ def write_model_card(
     )
     hyper_rows = "\n".join(f"| {k} | {v} |" for k, v in hyper.items())
     sections = "\n\n".join(
-        f"### {task}\n\n{render_markdown(report)}" for task, report in reports.items()
+        f"### {task}{' (SEntFiN 1.0 headlines)' if task == HEADLINES else ''}\n\n"
+        f"{render_markdown(report)}" for task, report in reports.items()
     )
     card = f"""# {meta["name"]} (version {meta["version"]})
 
@@ -91,13 +108,23 @@ hidden 384) with mean pooling and two linear heads, answered in one forward pass
 
 Weights: `{WEIGHTS_FILE}` ({meta.get("dtype")}, {size_mb:.1f} MB). The version is the first
 12 hex digits of the weights' sha256. Input text is cleaned the same way in training and
-inference (`{meta.get("text_prep")}`: HTML entities decoded, links removed); texts longer than
-{meta.get("max_length")} tokens are split into sentence chunks whose probabilities are averaged.
+inference (`{meta.get("text_prep")}`: HTML entities decoded, links removed, and what a tweet
+carries and a headline does not: leading cashtags, `via @source` tails, trailing hashtags);
+texts longer than {meta.get("max_length")} tokens are split into sentence chunks whose
+probabilities are averaged. Languages it reads (`languages` in `sentinel.json`):
+{", ".join(meta.get("languages") or ["en"])}; articles identified at ingest as another language
+get no verdict.
 
-## Evaluation (validation splits, never used for training or model selection)
+**Calibrated probabilities.** Each task's logits are divided by a temperature fitted after
+training on the dev hold-out of the training files (never on the evaluation sets):
+{", ".join(f"{t} T = {v:g}" for t, v in temperature.items()) or "none"}. The engine applies
+it on every path (bf16, fp32, int8, GPU); it never changes a label, only how sure the model
+says it is.
 
-| task | accuracy | macro-F1 | n |
-|---|---:|---:|---:|
+## Evaluation (never used for training; SEntFiN's selection half chose the recipe)
+
+| task | data | accuracy | macro-F1 | ECE (15 bins), calibrated (before) | n |
+|---|---|---:|---:|---:|---:|
 {rows}
 
 Computed by `sentinel.classify.evaluate.evaluate` (the code behind `sentinel evaluate`) with
@@ -108,15 +135,22 @@ sentinel evaluate --task sentiment --precision fp32 --label-names Bearish,Bullis
   --csv ../shared/datasets/twitter-financial-news-sentiment/sent_valid.csv
 sentinel evaluate --task topic --precision fp32 \\
   --csv ../shared/datasets/twitter-financial-news-topic/topic_valid.csv
+sentinel evaluate --task sentiment --precision fp32 \\
+  --csv ../shared/datasets/sentfin/SEntFiN-v1.0.csv
 ```
+
+SEntFiN 1.0 is read directly (its single-entity headlines, label = that entity's sentiment);
+each headline belongs to a fixed half by the sha256 of its text (`selection` / `holdout`):
+recipes were compared on the selection half only, the holdout half is reported, never tuned on.
 
 {sections}
 
 ## Training
 
-Reproduce (from the repository root, `HF_HUB_OFFLINE=1`, {hyper.get("mixed_precision")} autocast
-on a CPU with avx512_bf16; wall time {training.get("seconds"):.0f} s on a 2-core machine shared
-with other work, one training thread):
+Reproduce (from the repository root, `HF_HUB_OFFLINE=1`, {hyper.get("mixed_precision")}
+{"autocast on a CPU with avx512_bf16" if hyper.get("mixed_precision") == "bf16" else
+ "on a CPU without native bf16"}; wall time {training.get("seconds"):.0f} s on a 2-core machine
+shared with other work, one training thread):
 
 ```
 {command}
@@ -127,6 +161,7 @@ tasks; each row adds loss only to its own head). A stratified {hyper.get("dev_fr
 of each training split was held out as the dev set for early stopping and best-epoch selection
 (rows used: train {training.get("train_rows")}, dev {training.get("dev_rows")}), so the validation
 numbers above are untouched by model selection. Best epoch: {training.get("best_epoch")}.
+{_weak_text(training, hyper)}
 
 | hyperparameter | value |
 |---|---|
@@ -148,13 +183,38 @@ its rows of task weight x class weight x cross-entropy, divided by the batch siz
 
 ## Limitations
 
-Trained on tweets (short, informal, cashtags); news headlines are close but not identical.
-Rare topics (IPO, Gold | Metals | Materials, Currencies) have few training rows and the lowest
-per-class scores. English only.
+Trained on tweets (short, informal, cashtags); news headlines are close but not identical (see
+the SEntFiN numbers). Rare topics (IPO, Gold | Metals | Materials, Currencies) have few training
+rows and the lowest per-class scores. English only: other languages are identified at ingest
+and left unclassified. A headline naming several companies gets one sentiment.
 {extra_notes}"""
     path = root / "model_card.md"
     path.write_text(card)
     return path
+
+
+def _weak_text(training: Mapping[str, Any], hyper: Mapping[str, Any]) -> str:
+    lines = []
+    if hyper.get("init_model"):
+        lines.append(f"Training continued from {hyper['init_model']} (its encoder and both "
+                     "heads), itself trained on the same files from the MiniLM base.")
+    weak = training.get("weak_labels")
+    if weak:
+        lines.append(
+            f"Weak supervision (`{weak.get('lexicon')}`, `sentinel/classify/weak.py`): "
+            f"{weak.get('train_neutral_moved', 0)} neutral training rows and "
+            f"{weak.get('dev_neutral_moved', 0)} dev rows moved to the lexicon's label, and "
+            f"{weak.get('topic_texts_added', 0)} topic training texts added as sentiment rows "
+            f"({weak.get('topic_texts_negative', 0)} negative, "
+            f"{weak.get('topic_texts_positive', 0)} positive). Text preparation: "
+            f"`{hyper.get('text_prep')}`.")
+    return "\n\n".join(lines)
+
+
+def _ece(m: Mapping[str, Any]) -> str:
+    if "ece" not in m:
+        return "-"
+    return f"{m['ece']:.4f} ({m['ece_uncalibrated']:.4f})"
 
 
 def _fmt(value: Any, key: str = "") -> str:
@@ -167,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     from sentinel.classify.classifier import load_classifier
-    from sentinel.classify.data import SPLITS, datasets_dir
+    from sentinel.classify.data import SENTFIN, SPLITS, datasets_dir
     from sentinel.classify.evaluate import evaluate
 
     parser = argparse.ArgumentParser(prog="python -m sentinel.classify.card")
@@ -186,6 +246,10 @@ def main(argv: list[str] | None = None) -> None:
         reports[task] = evaluate(data / SPLITS[(task, "valid")], task, classifier=classifier)
         reports[task]["file"] = f"../shared/datasets/{SPLITS[(task, 'valid')]}"  # portable
         print(render_markdown(reports[task]), "\n")
+    if (data / SENTFIN).is_file():
+        reports[HEADLINES] = evaluate(data / SENTFIN, "sentiment", classifier=classifier)
+        reports[HEADLINES]["file"] = f"../shared/datasets/{SENTFIN}"
+        print(render_markdown(reports[HEADLINES]), "\n")
     notes = Path(args.notes).read_text() if args.notes else ""
     print(write_model_card(args.model_dir, reports, command=args.command, extra_notes=notes))
 

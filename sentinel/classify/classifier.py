@@ -50,6 +50,7 @@ class Classifier:
     metrics: dict[str, Any] = field(default_factory=dict)
     runners: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list, repr=False)
     threads: int | None = None
+    languages: tuple[str, ...] = ("en",)  # what every underlying model reads (ISO 639-1)
 
     def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """``{task: (len(texts), n_labels) probabilities}``; one pass per underlying model."""
@@ -61,6 +62,11 @@ class Classifier:
             for task in serves:
                 out[task] = probs[task]
         return out
+
+    def temperatures(self) -> dict[str, float]:
+        """``{task: T}`` applied to each task's logits (calibration; 1.0 when none)."""
+        return {task: runner.temperatures.get(task, 1.0)
+                for runner, serves in self.runners for task in serves}
 
     def classify(self, texts: Sequence[str]) -> list[Prediction]:
         probs = self.predict_proba(texts)
@@ -116,8 +122,16 @@ def load_classifier(
     """
     import torch
 
+    from sentinel.classify.calibrate import temperatures
     from sentinel.classify.engine import TOKEN_BUDGETS, Runner, choose_device, choose_precision
-    from sentinel.classify.model import METRICS_FILE, load_external, load_multitask
+    from sentinel.classify.model import (
+        METRICS_FILE,
+        load_external,
+        load_multitask,
+        model_languages,
+        prepare_text,
+        text_preparer,
+    )
 
     started = time.perf_counter()
     if threads:
@@ -159,6 +173,9 @@ def load_classifier(
             max_length=min(max_length, limit, 512),
             token_budget=budget,
             owns_model=True,
+            temperatures=temperatures(meta),
+            # an external checkpoint gets the text preparation of version 1 (links removed)
+            prepare=text_preparer(meta) if "format" in meta else prepare_text,
         )
         runners.append((runner, serves))
         for task in serves:
@@ -178,7 +195,11 @@ def load_classifier(
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{Path(model_dir) / METRICS_FILE} cannot be read ({exc}); "
                               "restore it, or delete it (it only describes the model)") from None
+    readable = set(model_languages(parts[0][2]))
+    for part in parts[1:]:
+        readable &= set(model_languages(part[2]))
     classifier = Classifier(
+        languages=tuple(sorted(readable)),
         name=name,
         version=version,
         source=";".join(p[4] for p in parts),

@@ -16,12 +16,14 @@ class DataError(SentinelError):
 
 @dataclass(frozen=True)
 class LabelledTexts:
-    """One task's labelled texts; ``labels`` are canonical names."""
+    """One task's labelled texts; ``labels`` are canonical names. ``groups`` (optional) names a
+    subset per row that evaluation also scores on its own (SEntFiN's selection/holdout halves)."""
 
     task: str
     texts: list[str]
     labels: list[str]
     source: str
+    groups: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -59,8 +61,18 @@ def read_labelled(
     label_names: Sequence[str] | None = None,
     limit: int | None = None,
 ) -> LabelledTexts:
-    """Load one task's labelled texts; labels become canonical names (see ``labels``)."""
+    """Load one task's labelled texts; labels become canonical names (see ``labels``).
+
+    A SEntFiN file (columns ``Title`` and ``Decisions``) is recognised and read as headline
+    sentiment (:func:`read_sentfin`), whatever the column options say.
+    """
     frame = read_table(path)
+    if task == "sentiment" and set(frame.columns) >= SENTFIN_COLUMNS:
+        data = sentfin_rows(frame, str(path))
+        if limit is not None:
+            return LabelledTexts(data.task, data.texts[:limit], data.labels[:limit],
+                                 data.source, data.groups[:limit] if data.groups else None)
+        return data
     missing = [c for c in (text_col, label_col) if c not in frame.columns]
     if missing:
         raise DataError(
@@ -100,3 +112,54 @@ SPLITS = {
     ("topic", "train"): "twitter-financial-news-topic/topic_train.csv",
     ("topic", "valid"): "twitter-financial-news-topic/topic_valid.csv",
 }
+
+
+# --- SEntFiN 1.0 (evaluation and model selection only; see its README) ------------------------
+
+SENTFIN = "sentfin/SEntFiN-v1.0.csv"
+SENTFIN_COLUMNS = frozenset({"Title", "Decisions"})
+SENTFIN_HALVES = ("selection", "holdout")
+
+
+def sentfin_half(title: str) -> str:
+    """A fixed half of SEntFiN for each headline: the low bit of the first byte of the sha256
+    of its text. Recipes are chosen on ``selection``; ``holdout`` is reported, never tuned on.
+    (Repeated headlines fall in the same half.)"""
+    import hashlib
+
+    return SENTFIN_HALVES[hashlib.sha256(title.encode()).digest()[0] & 1]
+
+
+def read_sentfin(path: str | Path) -> LabelledTexts:
+    """SEntFiN's single-entity headlines as sentiment rows (label = that entity's sentiment),
+    each tagged with its half (:func:`sentfin_half`). Multi-entity headlines are left out:
+    their entities often disagree, and Sentinel gives a headline one sentiment."""
+    return sentfin_rows(read_table(path), str(path))
+
+
+def sentfin_rows(frame, source: str) -> LabelledTexts:
+    import json
+
+    texts, labels, groups = [], [], []
+    for number, (title, decisions) in enumerate(
+            zip(frame["Title"].tolist(), frame["Decisions"].tolist(), strict=True), start=2):
+        try:
+            verdicts = json.loads(decisions)
+        except (TypeError, ValueError):
+            raise DataError(f"{source}: line {number}: Decisions is not a JSON object "
+                            f"({str(decisions)[:60]!r}); expected e.g. {{\"MMTC\": \"neutral\"}}"
+                            ) from None
+        if len(verdicts) != 1:
+            continue
+        title = str(title).strip()
+        texts.append(title)
+        labels.append(str(next(iter(verdicts.values()))).strip().lower())
+        groups.append(sentfin_half(title))
+    try:
+        labels = normalise_labels("sentiment", labels)
+    except SentinelError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    if not texts:
+        raise DataError(f"{source}: no single-entity headlines")
+    return LabelledTexts("sentiment", texts, labels, f"{source} (single-entity headlines)",
+                         groups)

@@ -15,7 +15,7 @@ import copy
 import logging
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,14 +125,16 @@ def plan_chunks(
     texts: Sequence[str],
     max_length: int,
     specials: tuple[list[int], list[int]] | None = None,
+    prepare: Callable[[str], str] = prepare_text,
 ) -> Chunks:
-    """Tokenise every text; a text over ``max_length`` tokens becomes sentence-packed chunks
-    (a sentence longer than a chunk is cut into windows). Nothing is silently truncated."""
+    """Tokenise every text (cleaned by ``prepare``, the model's own text preparation); a text
+    over ``max_length`` tokens becomes sentence-packed chunks (a sentence longer than a chunk is
+    cut into windows). Nothing is silently truncated."""
     prefix, suffix = specials or special_tokens(tokenizer)
     room = max_length - len(prefix) - len(suffix)
     if room < 8:
         raise ConfigError(f"max_length {max_length} leaves no room for text")
-    cleaned = [prepare_text(t) for t in texts]
+    cleaned = [prepare(t) for t in texts]
     bodies = tokenizer(cleaned, add_special_tokens=False, truncation=False, verbose=False)[
         "input_ids"
     ]
@@ -306,8 +308,14 @@ class Runner:
         overlap: bool | None = None,
         autocast: bool = False,
         owns_model: bool = False,
+        temperatures: Mapping[str, float] | None = None,
+        prepare: Callable[[str], str] = prepare_text,
     ):
         self.tokenizer = tokenizer
+        self.prepare = prepare
+        # calibration: a task's logits are divided by its temperature before the softmax
+        self.temperatures = {t: float(v) for t, v in (temperatures or {}).items()
+                             if t in model.tasks and float(v) != 1.0}
         self.device = device
         self.precision = precision
         self.max_length = max_length
@@ -354,7 +362,7 @@ class Runner:
         texts = list(texts)
         if not self.overlap or len(texts) <= self.block_texts:
             return self._probabilities(
-                plan_chunks(self.tokenizer, texts, self.max_length, self.specials)
+                plan_chunks(self.tokenizer, texts, self.max_length, self.specials, self.prepare)
             )
         from concurrent.futures import ThreadPoolExecutor
 
@@ -363,7 +371,8 @@ class Runner:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenize") as pool:
 
             def plan(block: list[str]) -> Chunks:
-                return plan_chunks(self.tokenizer, block, self.max_length, self.specials)
+                return plan_chunks(self.tokenizer, block, self.max_length, self.specials,
+                                   self.prepare)
 
             future = pool.submit(plan, blocks[0])
             for k in range(len(blocks)):
@@ -411,7 +420,8 @@ class Runner:
         attention = torch.from_numpy(mask).to(self.device)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
             logits = self.model(input_ids, attention)
-        return {t: torch.softmax(v.float(), dim=-1).cpu().numpy() for t, v in logits.items()}
+        return {t: torch.softmax(v.float() / self.temperatures.get(t, 1.0), dim=-1).cpu().numpy()
+                for t, v in logits.items()}
 
 
 def _average(per_chunk: dict[str, np.ndarray], chunks: Chunks) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +67,29 @@ def predict_labels(
     max_length: int = 128,
     bf16: bool = False,
     token_budget: int = 2048,
+    prepare: Callable[[str], str] | None = None,
 ) -> list[str]:
     """Argmax labels of an in-memory model (used for dev scores during training)."""
+    probs = predict_probabilities(model, tokenizer, texts, max_length=max_length, bf16=bf16,
+                                  token_budget=token_budget, prepare=prepare)[task]
+    names = model.tasks[task]
+    return [names[i] for i in probs.argmax(1)]
+
+
+def predict_probabilities(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    max_length: int = 128,
+    bf16: bool = False,
+    token_budget: int = 2048,
+    prepare: Callable[[str], str] | None = None,
+    temperatures: Mapping[str, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """``{task: probabilities}`` of an in-memory model (training, calibration)."""
     from sentinel.classify.engine import Runner
+    from sentinel.classify.model import prepare_headline
 
     runner = Runner(
         model,
@@ -79,10 +99,10 @@ def predict_labels(
         max_length=max_length,
         token_budget=token_budget,
         autocast=True,  # the model is still being trained: never cast its weights
+        prepare=prepare or prepare_headline,
+        temperatures=temperatures,
     )
-    probs = runner.probabilities(texts)[task]
-    names = model.tasks[task]
-    return [names[i] for i in probs.argmax(1)]
+    return runner.probabilities(texts)
 
 
 def evaluate(
@@ -117,12 +137,21 @@ def evaluate(
     probs = predict_in_blocks(classifier, data.texts, task)
     seconds = time.perf_counter() - started
     labels = classifier.tasks[task]
-    predicted = [labels[i] for i in probs.argmax(1)]
-    report = score(data.labels, predicted, labels)
+    report = score_probabilities(data.labels, probs, labels,
+                                 classifier.temperatures().get(task, 1.0))
+    if data.groups:  # SEntFiN: each fixed half on its own too
+        report["subsets"] = {
+            group: score_probabilities([data.labels[i] for i in rows], probs[rows], labels,
+                                       classifier.temperatures().get(task, 1.0),
+                                       matrix=False)
+            for group in sorted(set(data.groups))
+            for rows in ([i for i, g in enumerate(data.groups) if g == group],)
+        }
     report.update(
         {
             "task": task,
             "file": str(csv),
+            "source": data.source,
             "model": classifier.name,
             "version": classifier.version,
             "device": classifier.device,
@@ -145,6 +174,26 @@ def predict_in_blocks(classifier: Any, texts: list[str], task: str, *,
     return np.concatenate(parts)
 
 
+def score_probabilities(gold: Sequence[str], probs: np.ndarray, labels: Sequence[str],
+                        temperature: float = 1.0, *, matrix: bool = True) -> dict[str, Any]:
+    """:func:`score` of the argmax labels, plus the expected calibration error (15 bins) of
+    the probabilities as served (``ece``) and before the model's temperature
+    (``ece_uncalibrated``, equal when it has none)."""
+    from sentinel.classify.calibrate import ECE_BINS, expected_calibration_error, uncalibrate
+
+    report = score(gold, [labels[i] for i in probs.argmax(1)], labels)
+    index = [list(labels).index(g) for g in gold]
+    report["ece"] = round(expected_calibration_error(probs, index), 4)
+    report["ece_uncalibrated"] = (
+        round(expected_calibration_error(uncalibrate(probs, temperature), index), 4)
+        if temperature != 1.0 else report["ece"])
+    report["ece_bins"] = ECE_BINS
+    report["temperature"] = temperature
+    if not matrix:
+        report.pop("confusion_matrix")
+    return report
+
+
 def write_report(report: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +206,16 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"**{report.get('task', '')}** on `{Path(str(report.get('file', ''))).name}` "
         f"(n={report['n']}): accuracy **{report['accuracy']:.4f}**, "
-        f"macro-F1 **{report['macro_f1']:.4f}**, weighted-F1 {report['weighted_f1']:.4f}",
+        f"macro-F1 **{report['macro_f1']:.4f}**, weighted-F1 {report['weighted_f1']:.4f}"
+        + (f", ECE {report['ece']:.4f} (before temperature {report['temperature']:g}: "
+           f"{report['ece_uncalibrated']:.4f})" if "ece" in report else ""),
+    ]
+    for group, sub in (report.get("subsets") or {}).items():
+        recalls = ", ".join(f"{k} {v['recall']:.3f}" for k, v in sub["per_class"].items())
+        lines.append(f"- {group} (n={sub['n']}): accuracy {sub['accuracy']:.4f}, macro-F1 "
+                     f"{sub['macro_f1']:.4f}, ECE {sub['ece']:.4f} (before: "
+                     f"{sub['ece_uncalibrated']:.4f}); recall {recalls}")
+    lines += [
         "",
         "| label | precision | recall | F1 | support |",
         "|---|---:|---:|---:|---:|",

@@ -13,7 +13,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,23 @@ FORMAT = "sentinel-multitask/1"
 META_FILE = "sentinel.json"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.json"  # validation metrics, written by sentinel.classify.card
-TEXT_PREP = "strip-urls+html-unescape/1"
+TEXT_PREP_V1 = "strip-urls+html-unescape/1"
+TEXT_PREP = "headline/2"  # what new models are trained with
+# The languages a model reads, declared in its sentinel.json ("languages"). A model that
+# declares none is taken to read English only: every dataset it could have been trained on
+# here, and every published financial sentiment checkpoint it could be swapped for, is English.
+DEFAULT_LANGUAGES = ("en",)
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _SPACES = re.compile(r"\s+")
+# headline/2: what a tweet carries and a headline does not
+_LEADING_CASHTAGS = re.compile(r"^(?:\$[A-Za-z][\w.]*[\s,]*)+(?:[-:–—|]\s*)?")
+_CASHTAG = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z.]{0,9})\b")
+_VIA_TAIL = re.compile(r"\s*(?:[-–—|(]\s*)?\bvia\s+@?\w[\w.]*\)?\s*$", re.I)
+_HANDLE = re.compile(r"(?<!\w)@(\w+)")
+_TRAILING_TAGS = re.compile(r"(?:\s*#\w+)+[\s…]*$")
+_HASH = re.compile(r"(?<!\w)#(\w)")
+_ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*$")
 
 
 class ModelError(SentinelError):
@@ -38,11 +51,43 @@ class ModelError(SentinelError):
 
 
 def prepare_text(text: str) -> str:
-    """The text every model sees, in training and inference alike: HTML entities decoded,
-    links removed (tweets end in t.co links; news titles have none), whitespace collapsed."""
+    """``strip-urls+html-unescape/1``, the text models before headline/2 saw: HTML entities
+    decoded, links removed (tweets end in t.co links; news titles have none), whitespace
+    collapsed."""
     text = html.unescape(text or "")
     text = _URL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+def prepare_headline(text: str) -> str:
+    """``headline/2``: as :func:`prepare_text`, and what makes a tweet unlike a headline goes:
+    a leading run of cashtags (``$GTX: ...``, ``$NUGS - ...``), a ``via @source`` tail, trailing
+    hashtags and a trailing ellipsis; other cashtags, handles and hashtags lose their sigil
+    (``$AAPL`` -> ``AAPL``). A news headline comes through unchanged but for white space."""
+    text = prepare_text(text)
+    if "$" in text:
+        text = _CASHTAG.sub(r"\1", _LEADING_CASHTAGS.sub("", text))
+    if "@" in text or "via" in text.lower():
+        text = _HANDLE.sub(r"\1", _VIA_TAIL.sub("", text))
+    if "#" in text:
+        text = _HASH.sub(r"\1", _TRAILING_TAGS.sub("", text))
+    text = _ELLIPSIS.sub("", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+TEXT_PREPS: dict[str, Callable[[str], str]] = {
+    TEXT_PREP_V1: prepare_text,
+    TEXT_PREP: prepare_headline,
+}
+
+
+def text_preparer(meta: Mapping[str, Any] | None) -> Callable[[str], str]:
+    """The text preparation a model was trained with (its ``text_prep``; none: version 1)."""
+    name = (meta or {}).get("text_prep") or TEXT_PREP_V1
+    if name not in TEXT_PREPS:
+        raise ModelError(f"model text_prep {name!r} is unknown to this Sentinel (it knows "
+                         f"{', '.join(TEXT_PREPS)}); upgrade Sentinel or retrain the model")
+    return TEXT_PREPS[name]
 
 
 class MultiTaskModel(nn.Module):
@@ -127,6 +172,8 @@ def save_multitask(
     max_length: int,
     dtype: torch.dtype = torch.float16,
     extra: Mapping[str, Any] | None = None,
+    text_prep: str = TEXT_PREP,
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES,
 ) -> dict[str, Any]:
     """Write weights (safetensors, ``dtype``), encoder config, tokenizer and ``sentinel.json``.
 
@@ -149,7 +196,8 @@ def save_multitask(
         "tasks": model.tasks,
         "pooling": "mean",
         "max_length": max_length,
-        "text_prep": TEXT_PREP,
+        "text_prep": text_prep,
+        "languages": list(languages),
         "dtype": str(dtype).removeprefix("torch."),
         **(dict(extra) if extra else {}),
     }
@@ -163,6 +211,12 @@ def weights_version(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()[:12]
+
+
+def model_languages(meta: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The languages a model declares it reads (``DEFAULT_LANGUAGES`` when it declares none)."""
+    declared = (meta or {}).get("languages")
+    return tuple(str(code) for code in declared) if declared else DEFAULT_LANGUAGES
 
 
 def read_meta(model_dir: str | Path) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sentinel.classify.classifier import Prediction
 from sentinel.db.models import Article, Classification, Model
+from sentinel.ingest.language import reads_language
 from sentinel.progress import Progress, track
 
 log = logging.getLogger(__name__)
@@ -148,13 +149,14 @@ def _classify_chunks(
     limit: int | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    classified, chunks, seconds_in_model, last_id = 0, 0, 0.0, 0
+    classified, chunks, seconds_in_model, last_id, unread = 0, 0, 0.0, 0, 0
     progress = _track(engine, where, join_on, limit=limit, chunk=chunk)
     while limit is None or classified < limit:
         size = chunk if limit is None else min(chunk, limit - classified)
         with engine.begin() as conn:  # one chunk = one transaction
             rows = conn.execute(
-                sa.select(Article.id, Article.title, Article.summary, Article.content_hash)
+                sa.select(Article.id, Article.title, Article.summary, Article.content_hash,
+                          Article.language)
                 .outerjoin(Classification, join_on)
                 .where(where, Article.id > last_id)
                 .order_by(Article.id)
@@ -163,17 +165,23 @@ def _classify_chunks(
             ).all()
             if not rows:
                 break
+            # articles in a language the model does not read get no verdict, only a mark
+            readable = [r for r in rows if reads_language(r.language, classifier.languages)]
             tick = time.perf_counter()
-            predictions = classifier.classify([article_text(r.title, r.summary) for r in rows])
+            predictions = dict(zip((r.id for r in readable), classifier.classify(
+                [article_text(r.title, r.summary) for r in readable]), strict=True))
             seconds_in_model += time.perf_counter() - tick
-            values = [{"article_id": r.id, "model_id": model_id,
-                       "content_hash": r.content_hash, **asdict(p)}
-                      for r, p in zip(rows, predictions, strict=True)]
+            values = [{"article_id": r.id, "model_id": model_id, "content_hash": r.content_hash,
+                       **asdict(predictions.get(r.id, Prediction())),
+                       "unread_language": None if r.id in predictions else r.language}
+                      for r in rows]
+            unread += len(rows) - len(readable)
             stmt = insert(Classification).values(values)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[Classification.article_id, Classification.model_id],
-                    set_={c: stmt.excluded[c] for c in ("content_hash", *PREDICTION_COLUMNS)}
+                    set_={c: stmt.excluded[c]
+                          for c in ("content_hash", "unread_language", *PREDICTION_COLUMNS)}
                     | {"created_at": sa.func.now()},
                 )
             )
@@ -182,11 +190,12 @@ def _classify_chunks(
         chunks += 1
         progress.update(len(rows))
     progress.close()
-    rate = classified / seconds_in_model if seconds_in_model > 0 else 0.0
+    rate = (classified - unread) / seconds_in_model if seconds_in_model > 0 else 0.0
     counts = {
         "model": classifier.name,
         "version": classifier.version,
-        "classified": classified,
+        "classified": classified - unread,
+        "unread_language": unread,
         "chunks": chunks,
         "texts_per_s": round(rate, 1),
         "device": classifier.device,

@@ -14,13 +14,14 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from sentinel.classify.data import LabelledTexts, read_labelled
 from sentinel.classify.labels import TASK_LABELS, check_task
+from sentinel.classify.weak import VERSION as WEAK_VERSION
 from sentinel.errors import SentinelError
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,19 @@ def parse_task_weights(
     return {t: float(spec.get(t, 1.0)) for t in tasks}
 
 
+def parse_limit(spec: str | None) -> int | dict[str, int] | None:
+    """``"500"`` (every file) or ``"topic=6000"`` (per task) -> rows to sample."""
+    if not spec:
+        return None
+    try:
+        if "=" not in spec:
+            return int(spec)
+        return {task: int(n) for task, n in _pairs(spec, "limit", "topic=6000").items()}
+    except ValueError:
+        raise SentinelError(f"limit {spec!r}: expected a number of rows or task=rows pairs, "
+                            "e.g. 500 or topic=6000") from None
+
+
 def describe_base(base: str | Path) -> str:
     """A portable name for the base checkpoint (no machine paths in shipped metadata)."""
     path = Path(base)
@@ -211,7 +225,7 @@ def train(
     threads: int | None = None,
     mixed_precision: Literal["auto", "bf16", "fp32"] = "auto",
     max_steps: int | None = None,
-    limit: int | None = None,
+    limit: int | Mapping[str, int] | None = None,
     text_col: str = "text",
     label_col: str = "label",
     label_names: Mapping[str, Sequence[str]] | None = None,
@@ -219,6 +233,11 @@ def train(
     save_dtype: Literal["fp16", "fp32"] = "fp16",
     progress: bool = True,
     extra_meta: Mapping[str, Any] | None = None,
+    weak_labels: bool = False,
+    text_prep: str | None = None,
+    calibrate: bool = True,
+    init_model: str | Path | None = None,
+    freeze_embeddings: bool = False,
 ) -> TrainResult:
     """Train and save a multi-task model to ``output_dir``; return what happened.
 
@@ -227,13 +246,29 @@ def train(
     rows, else (neither) the last epoch is kept. ``limit`` trains on a seeded random sample of
     that many rows per file (validation files are read whole); ``max_steps`` stops after that
     many optimiser steps (smoke runs).
+
+    ``weak_labels``: the investor lexicon of :mod:`sentinel.classify.weak` moves neutral
+    sentiment rows (training and dev alike) to the label it reads, and adds the topic training
+    texts it reads as extra sentiment rows. ``text_prep`` names the text preparation
+    (default: the current one, ``headline/2``). ``calibrate``: fit a temperature per task on
+    the dev rows after training and store it with the model (see ``calibrate``).
+    ``init_model``: continue from a Sentinel model directory (its encoder and heads) instead
+    of a fresh head on ``base_model``. ``freeze_embeddings``: the encoder's embedding layer
+    is not trained (a third of its weights; cheaper steps, less drift when continuing).
+    ``limit`` may also be ``{task: rows}``.
     """
     import torch
     from tqdm.auto import tqdm
 
     from sentinel.classify.engine import cpu_supports_bf16, pad_batch
     from sentinel.classify.evaluate import predict_labels, score
-    from sentinel.classify.model import build_multitask, prepare_text, save_multitask
+    from sentinel.classify.model import (
+        TEXT_PREP,
+        TEXT_PREPS,
+        build_multitask,
+        load_multitask,
+        save_multitask,
+    )
 
     started = time.perf_counter()
     weighting = parse_weighting(class_weighting, list(train_files))
@@ -244,6 +279,10 @@ def train(
         raise SentinelError("train: no training files; give at least one of --sentiment/--topic")
     for task in train_files:
         check_task(task)
+    text_prep = text_prep or TEXT_PREP
+    if text_prep not in TEXT_PREPS:
+        raise SentinelError(f"text prep {text_prep!r}: expected one of {', '.join(TEXT_PREPS)}")
+    prepare = TEXT_PREPS[text_prep]
     label_names = label_names or {}
     random.seed(seed)
     torch.manual_seed(seed)
@@ -259,16 +298,29 @@ def train(
             label_names=label_names.get(task),
         )
 
-    train_sets = {t: _sample(load(t, p), limit, seed) for t, p in train_files.items()}
+    train_sets = {t: load(t, p) for t, p in train_files.items()}
     dev_sets: dict[str, LabelledTexts] = {}
     if valid_files:
         dev_sets = {t: load(t, p) for t, p in valid_files.items() if t in train_sets}
     elif dev_fraction > 0:
         for task, data in list(train_sets.items()):
             train_sets[task], dev_sets[task] = split_dev(data, dev_fraction, seed)
+    weak_counts: dict[str, int] = {}
+    if weak_labels:
+        weak_counts = apply_weak_labels(train_sets, dev_sets, prepare)
+        log.info("weak labels %s", " ".join(f"{k}={v}" for k, v in weak_counts.items()))
+    # the sample is drawn last: the dev split and the weak rows come from the whole files
+    limits = limit if isinstance(limit, Mapping) else dict.fromkeys(train_files, limit)
+    train_sets = {t: _sample(data, limits.get(t), seed) for t, data in train_sets.items()}
 
     tasks = {t: list(TASK_LABELS[t]) for t in train_sets}
-    model, tokenizer = build_multitask(base_model, tasks)
+    if init_model is not None:
+        model, tokenizer, init_meta = load_multitask(init_model)
+        if any(model.tasks.get(t) != labels for t, labels in tasks.items()):
+            raise SentinelError(f"--init {init_model}: its heads {model.tasks} do not answer "
+                                f"the tasks trained here ({list(tasks)}) with the same labels")
+    else:
+        model, tokenizer = build_multitask(base_model, tasks)
     use_bf16 = mixed_precision == "bf16" or (mixed_precision == "auto" and cpu_supports_bf16())
 
     # One row list over all tasks: token ids, task index, label index.
@@ -277,7 +329,7 @@ def train(
     for ti, task in enumerate(task_names):
         data = train_sets[task]
         enc = tokenizer(
-            [prepare_text(t) for t in data.texts], truncation=True, max_length=max_length
+            [prepare(t) for t in data.texts], truncation=True, max_length=max_length
         )["input_ids"]
         index = {label: i for i, label in enumerate(tasks[task])}
         rows.extend((ids, ti, index[label]) for ids, label in zip(enc, data.labels, strict=True))
@@ -292,8 +344,13 @@ def train(
         total_steps = min(total_steps, max_steps)
     warmup = max(1, int(total_steps * warmup_ratio))
 
+    if freeze_embeddings:
+        for param in model.encoder.get_input_embeddings().parameters():
+            param.requires_grad_(False)
+        for param in getattr(model.encoder, "embeddings", nn_empty()).parameters():
+            param.requires_grad_(False)
     decay, no_decay = [], []
-    for param in model.parameters():
+    for param in (p for p in model.parameters() if p.requires_grad):
         (no_decay if param.ndim < 2 else decay).append(param)
     optimiser = torch.optim.AdamW(
         [
@@ -379,7 +436,8 @@ def train(
             model.eval()
             for task, data in dev_sets.items():
                 predicted = predict_labels(
-                    model, tokenizer, data.texts, task, max_length=max_length, bf16=use_bf16
+                    model, tokenizer, data.texts, task, max_length=max_length, bf16=use_bf16,
+                    prepare=prepare,
                 )
                 dev_metrics[task] = score(data.labels, predicted, tasks[task])
             model.train()
@@ -426,8 +484,17 @@ def train(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    calibration: dict[str, Any] = {}
+    if calibrate and dev_sets:
+        from sentinel.classify.calibrate import fit_on_texts
+
+        calibration = fit_on_texts(model, tokenizer, dev_sets, prepare=prepare,
+                                   max_length=max_length)
+        log.info("calibration %s", calibration["temperature"])
     hyper = {
         "base_model": describe_base(base_model),
+        "init_model": (f"{init_meta['name']} version {init_meta['version']}"
+                       if init_model is not None else None),
         "epochs": epochs,
         "batch_size": batch_size,
         "lr": lr,
@@ -441,7 +508,10 @@ def train(
         "mixed_precision": "bf16" if use_bf16 else "fp32",
         "dev_fraction": dev_fraction,
         "max_steps": max_steps,
-        "limit": limit,
+        "limit": dict(limit) if isinstance(limit, Mapping) else limit,
+        "freeze_embeddings": freeze_embeddings,
+        "text_prep": text_prep,
+        "weak_labels": weak_labels,
     }
     meta = save_multitask(
         model,
@@ -450,13 +520,17 @@ def train(
         name=name,
         max_length=max_length,
         dtype=torch.float16 if save_dtype == "fp16" else torch.float32,
+        text_prep=text_prep,
         extra={
+            **({"calibration": calibration} if calibration else {}),
             "training": {
                 "hyperparameters": hyper,
                 "best_epoch": best_epoch,
                 "steps": step,
                 "train_rows": {t: len(d) for t, d in train_sets.items()},
                 "dev_rows": {t: len(d) for t, d in dev_sets.items()},
+                **({"weak_labels": {"lexicon": WEAK_VERSION, **weak_counts}}
+                   if weak_labels else {}),
                 "history": history,
                 "seconds": round(time.perf_counter() - started, 1),
             },
@@ -474,6 +548,46 @@ def train(
         seconds=time.perf_counter() - started,
         model=model,
     )
+
+
+def nn_empty() -> Any:
+    import torch
+
+    return torch.nn.Module()
+
+
+def apply_weak_labels(
+    train_sets: dict[str, LabelledTexts],
+    dev_sets: dict[str, LabelledTexts],
+    prepare: Callable[[str], str],
+) -> dict[str, int]:
+    """Weak supervision (in place): neutral sentiment rows the investor lexicon reads are
+    moved to its label (training and dev rows), and topic training texts it reads become
+    extra sentiment training rows. Returns what changed, for the model's metadata."""
+    from sentinel.classify.weak import relabel_neutral, weak_label
+
+    counts: dict[str, int] = {}
+    for name, sets in (("train", train_sets), ("dev", dev_sets)):
+        data = sets.get("sentiment")
+        if data is not None:
+            labels, moved = relabel_neutral([prepare(t) for t in data.texts], data.labels)
+            sets["sentiment"] = LabelledTexts(data.task, data.texts, labels,
+                                              f"{data.source} + weak labels")
+            counts[f"{name}_neutral_moved"] = moved
+    topic, sentiment = train_sets.get("topic"), train_sets.get("sentiment")
+    if topic is not None and sentiment is not None:
+        seen = set(sentiment.texts) | set(dev_sets["sentiment"].texts
+                                          if "sentiment" in dev_sets else ())
+        extra = [(text, weak.label) for text in topic.texts if text not in seen
+                 for weak in (weak_label(prepare(text)),) if weak is not None]
+        train_sets["sentiment"] = LabelledTexts(
+            "sentiment", sentiment.texts + [t for t, _ in extra],
+            sentiment.labels + [label for _, label in extra],
+            f"{sentiment.source} + {len(extra)} weakly labelled topic texts")
+        counts["topic_texts_added"] = len(extra)
+        for label in ("negative", "positive"):
+            counts[f"topic_texts_{label}"] = sum(1 for _, lab in extra if lab == label)
+    return counts
 
 
 def main(argv: Sequence[str] | None = None) -> None:

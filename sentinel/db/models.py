@@ -101,7 +101,10 @@ class Article(Base):
         server_default=text("'{}'::text[]"),
         comment="repairs made while normalising: title_truncated, title_from_summary, "
         "summary_truncated, link_dropped, guid_too_long, date_missing, date_future, "
-        "date_too_old",
+        "date_too_old, mojibake_repaired",
+    )
+    language: Mapped[str | None] = mapped_column(
+        String(16), comment="ISO 639-1 code identified at ingest; null when it could not be told"
     )
 
     feeds: Mapped[list[Feed]] = relationship(secondary="article_feed", viewonly=True)
@@ -180,6 +183,9 @@ class Classification(Base):
     p_positive: Mapped[float | None] = mapped_column(Float)
     topic: Mapped[str | None] = mapped_column(String(100))
     topic_prob: Mapped[float | None] = mapped_column(Float)
+    unread_language: Mapped[str | None] = mapped_column(
+        String(16), comment="the article's language when the model does not read it (then no "
+        "sentiment or topic); null when classified")
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from sentinel.ingest.language import identify_language
+from sentinel.ingest.repair import repair_mojibake
+
 MAX_TITLE_CHARS = 500
 MAX_SUMMARY_CHARS = 20_000
 MAX_KEY_CHARS = 1_000  # identity, guid and url: they are indexed
@@ -76,6 +79,7 @@ class ArticleRecord:
     content_hash: str
     tickers: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    language: str | None = None  # ISO 639-1, None when it cannot be told (ingest.language)
 
 
 class Watchlist:
@@ -329,10 +333,15 @@ def entry_link(entry: Mapping, base: str | None) -> tuple[str | None, bool]:
 def normalize_entry(entry: Mapping, ctx: NormalizeContext) -> ArticleRecord | None:
     """A clean record, or None when the entry has neither a title nor a summary."""
     flags: list[str] = []
-    title = clean_text(entry.get("title"))
-    summary = clean_text(entry.get("summary") or entry.get("description"))
-    if not summary and entry.get("content"):
-        summary = clean_text(entry["content"][0].get("value"))
+    raw_title, raw_summary = entry.get("title"), entry.get("summary") or entry.get("description")
+    if not raw_summary and entry.get("content"):
+        raw_summary = entry["content"][0].get("value")
+    # issue 13: mojibake ("Americaâ€™s") is repaired before anything else reads the text
+    raw_title, title_fixed = repair_mojibake(raw_title)
+    raw_summary, summary_fixed = repair_mojibake(raw_summary)
+    if title_fixed or summary_fixed:
+        flags.append("mojibake_repaired")
+    title, summary = clean_text(raw_title), clean_text(raw_summary)
     if not title and not summary:
         return None
     if not title:
@@ -361,4 +370,5 @@ def normalize_entry(entry: Mapping, ctx: NormalizeContext) -> ArticleRecord | No
         published_at=published_at, date_flag=date_flag, content_hash=digest,
         tickers=extract_tickers(f"{title} {summary}", ctx.watchlist, ctx.default_tickers),
         flags=flags,
+        language=identify_language(title, summary),
     )

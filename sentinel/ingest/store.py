@@ -59,20 +59,23 @@ ORDER BY article.id
 UPSERT = sa.text(f"""
 WITH written AS (
     INSERT INTO article (identity, guid, url, title, summary, published_at, date_flag,
-                         content_hash, tickers, flags, fetched_at)
+                         content_hash, tickers, flags, language, fetched_at)
     SELECT r.identity, r.guid, r.url, r.title, r.summary, r.published_at, r.date_flag,
-           r.content_hash, CAST(r.tickers AS text[]), CAST(r.flags AS text[]), :fetched_at
+           r.content_hash, CAST(r.tickers AS text[]), CAST(r.flags AS text[]), r.language,
+           :fetched_at
     FROM unnest(CAST(:identity AS text[]), CAST(:guid AS text[]), CAST(:url AS text[]),
                 CAST(:title AS text[]), CAST(:summary AS text[]),
                 CAST(:published_at AS timestamptz[]), CAST(:date_flag AS text[]),
-                CAST(:content_hash AS text[]), CAST(:tickers AS text[]), CAST(:flags AS text[]))
+                CAST(:content_hash AS text[]), CAST(:tickers AS text[]), CAST(:flags AS text[]),
+                CAST(:language AS text[]))
          AS r(identity, guid, url, title, summary, published_at, date_flag, content_hash,
-              tickers, flags)
+              tickers, flags, language)
     ORDER BY r.identity
     ON CONFLICT (identity) DO UPDATE
     SET title = excluded.title, summary = excluded.summary,
         content_hash = excluded.content_hash, tickers = excluded.tickers,
-        flags = excluded.flags, url = coalesce(excluded.url, article.url), updated_at = now()
+        flags = excluded.flags, language = excluded.language,
+        url = coalesce(excluded.url, article.url), updated_at = now()
     WHERE article.content_hash IS DISTINCT FROM excluded.content_hash
       AND coalesce({FIRST_SOURCE}, :feed_id) = :feed_id
     RETURNING article.id, xmax = 0 AS inserted
@@ -110,6 +113,7 @@ def _columns(records: list[ArticleRecord]) -> dict[str, list]:
         "content_hash": [r.content_hash for r in records],
         "tickers": [_array_literal(r.tickers) for r in records],
         "flags": [_array_literal(r.flags) for r in records],
+        "language": [r.language for r in records],
     }
 
 

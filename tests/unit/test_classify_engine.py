@@ -265,3 +265,39 @@ def test_fast_cpu_paths_agree_with_fp32_on_the_tiny_model(tiny, precision) -> No
     fast = runner(model, tokenizer, precision=precision).probabilities(texts)
     for task in reference:
         np.testing.assert_allclose(fast[task], reference[task], atol=0.05)
+
+
+def test_temperatures_divide_the_logits_of_their_task_only(tiny) -> None:
+    from sentinel.classify.calibrate import softmax, uncalibrate
+
+    _, model, tokenizer = tiny
+    texts = ["the stock rises", "oil falls after opec cut output", "ceo resigns"]
+    plain = runner(model, tokenizer).probabilities(texts)
+    warm = runner(model, tokenizer, temperatures={"sentiment": 2.0}).probabilities(texts)
+    np.testing.assert_allclose(warm["topic"], plain["topic"], atol=1e-6)
+    np.testing.assert_allclose(uncalibrate(warm["sentiment"], 2.0), plain["sentiment"], atol=1e-5)
+    np.testing.assert_allclose(warm["sentiment"], softmax(np.log(plain["sentiment"]), 2.0),
+                               atol=1e-5)
+    assert (warm["sentiment"].argmax(1) == plain["sentiment"].argmax(1)).all()
+
+
+def test_the_classifier_applies_the_temperature_stored_with_the_model(tiny, tmp_path) -> None:
+    import json
+    import shutil
+
+    from sentinel.classify.classifier import load_classifier
+
+    model_dir, _, _ = tiny
+    calibrated = tmp_path / "calibrated"
+    shutil.copytree(model_dir, calibrated)
+    meta = json.loads((calibrated / "sentinel.json").read_text())
+    meta["calibration"] = {"temperature": {"sentiment": 3.0}}
+    (calibrated / "sentinel.json").write_text(json.dumps(meta))
+    texts = ["the stock rises", "ceo resigns"]
+    plain = load_classifier(model_dir, device="cpu", precision="fp32")
+    warm = load_classifier(calibrated, device="cpu", precision="fp32")
+    assert warm.temperatures() == {"sentiment": 3.0, "topic": 1.0}
+    np.testing.assert_allclose(warm.predict_proba(texts)["sentiment"],
+                               np.exp(np.log(plain.predict_proba(texts)["sentiment"]) / 3.0)
+                               / np.exp(np.log(plain.predict_proba(texts)["sentiment"]) / 3.0)
+                               .sum(1, keepdims=True), atol=1e-5)

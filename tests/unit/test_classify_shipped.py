@@ -117,3 +117,14 @@ def _fixed_sample(n: int) -> list[str]:
         return [str(t) for t in read_table(path)["text"].tolist()[:n]]
     base = list(HEADLINES)
     return [f"{base[i % len(base)]} ({i})" for i in range(n)]
+
+
+def test_declares_its_languages_and_calibration_and_headline_metrics() -> None:
+    meta = json.loads((SHIPPED / "sentinel.json").read_text())
+    metrics = json.loads((SHIPPED / "metrics.json").read_text())
+    assert meta["languages"] == ["en"] and meta["text_prep"] == "headline/2"
+    temperature = meta["calibration"]["temperature"]
+    assert set(temperature) == {"sentiment", "topic"} and all(t > 0 for t in temperature.values())
+    for key in ("sentiment", "topic", "sentiment_headlines"):
+        assert 0 <= metrics[key]["ece"] <= 1 and "ece_uncalibrated" in metrics[key]
+    assert set(metrics["sentiment_headlines"]["subsets"]) == {"selection", "holdout"}

@@ -211,3 +211,13 @@ def test_task_weights() -> None:
         parse_task_weights("sentiment=lots", tasks)
     with pytest.raises(SentinelError, match="positive weights"):
         parse_task_weights("news=2", tasks)
+
+
+def test_limit_is_a_number_or_per_task_rows() -> None:
+    from sentinel.classify.train import parse_limit
+    from sentinel.errors import SentinelError
+
+    assert parse_limit("500") == 500 and parse_limit(None) is None
+    assert parse_limit("topic=6000") == {"topic": 6000}
+    with pytest.raises(SentinelError, match="expected a number of rows or task=rows pairs"):
+        parse_limit("topic=lots")

@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -29,8 +29,9 @@ DATE_FLAG_BEFORE = "null, 'missing' (fetch time used) or 'future' (clamped)"
 DATE_FLAG_AFTER = ("null, or why the fetch time was used: 'missing' (no readable date), "
                    "'future' (too far ahead) or 'too_old' (before 1990)")
 FLAGS_BEFORE = ("repairs made while normalising: title_truncated, title_from_summary, "
-                "summary_truncated, link_dropped, guid_too_long, date_missing, date_future")
-FLAGS_AFTER = FLAGS_BEFORE + ", date_too_old"
+                "summary_truncated, link_dropped, guid_too_long, date_missing, date_future, "
+                "mojibake_repaired")  # as 0005 left it
+FLAGS_AFTER = FLAGS_BEFORE.replace("date_future,", "date_future, date_too_old,")
 
 
 def upgrade() -> None:
