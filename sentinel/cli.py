@@ -315,10 +315,11 @@ def report(
 
     start, end = check_period(parse_time(since), parse_time(until), now=datetime.now(UTC))
     from sentinel.report.render import write_report  # after the check: a refusal stays instant
+    from sentinel.status import unread_articles_per_feed
 
     engine, settings = migrated_engine_and_settings()
     target = writable_dir(out or settings.data_dir / "reports" / "latest", "--out")
-    result = write_report(engine, start, end, target)
+    result = write_report(engine, start, end, target, language_counts=unread_articles_per_feed)
     typer.echo(f"report written: {result.html_path.resolve()}")
 
 

@@ -35,10 +35,14 @@ class Status:
     unread_languages: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def unread_language_counts(conn: Connection) -> dict[str, dict[str, int]]:
-    """``{feed name: {language: articles}}``: articles whose current classification by the
-    active model was withheld because the model does not read their language (issue 13).
-    Feeds without any are left out."""
+def unread_language_counts(conn: Connection, since: datetime | None = None,
+                           until: datetime | None = None) -> dict[str, dict[str, int]]:
+    """``{feed name: {language: articles}}``: articles (published in [since, until) when given)
+    whose current classification by the active model was withheld because the model does not
+    read their language. Feeds without any are left out."""
+    published = [cond for cond in (
+        Article.published_at >= since if since is not None else None,
+        Article.published_at < until if until is not None else None) if cond is not None]
     rows = conn.execute(
         sa.select(Feed.name, Classification.unread_language, sa.func.count())
         .select_from(Classification)
@@ -47,13 +51,21 @@ def unread_language_counts(conn: Connection) -> dict[str, dict[str, int]]:
                                Article.content_hash == Classification.content_hash))
         .join(ArticleFeed, ArticleFeed.article_id == Article.id)
         .join(Feed, Feed.id == ArticleFeed.feed_id)
-        .where(Classification.unread_language.is_not(None))
+        .where(Classification.unread_language.is_not(None), *published)
         .group_by(Feed.name, Classification.unread_language)
         .order_by(Feed.name, sa.func.count().desc(), Classification.unread_language))
     out: dict[str, dict[str, int]] = {}
     for feed, language, count in rows:
         out.setdefault(feed, {})[language] = count
     return out
+
+
+def unread_articles_per_feed(conn: Connection, since: datetime,
+                             until: datetime) -> dict[str, int]:
+    """Per feed, the articles of [since, until) left unclassified for their language (what the
+    report's feed table shows)."""
+    return {feed: sum(languages.values())
+            for feed, languages in unread_language_counts(conn, since, until).items()}
 
 
 def collect_status(conn: Connection, lease_s: float = DEFAULT_LEASE_S) -> Status:

@@ -85,3 +85,20 @@ def test_chinese_feed_is_stored_with_its_language_and_left_unclassified(db, stag
         text = render_status(collect_status(conn))
     assert "not classified, in a language the model does not read:" in text
     assert "zh-wire" in text and f"zh={len(CHINESE)}" in text
+
+    # the report's feed table says it too, for the period asked
+    from datetime import UTC, datetime
+
+    from sentinel.report.render import write_report
+    from sentinel.status import unread_articles_per_feed
+
+    start, end = datetime(2026, 11, 28, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
+    with db.connect() as conn:
+        assert unread_articles_per_feed(conn, start, end) == {"zh-wire": len(CHINESE)}
+        assert unread_articles_per_feed(conn, end, end.replace(day=30, hour=1)) == {}
+    report = write_report(db, start, end, Path(stage_settings.data_dir) / "report",
+                          language_counts=unread_articles_per_feed)
+    page = report.html_path.read_text()
+    assert "Unsupported language" in page
+    row = page[page.index("zh-wire</td>"):]
+    assert f'data-label="Unsupported language">{len(CHINESE)}</td>' in row[:row.index("</tr>")]
