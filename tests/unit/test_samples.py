@@ -2,10 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import feedparser
 
-from sentinel.samples import shift_feed_text, stage_sample_feeds
-from sentinel.settings import REPO_ROOT
+from sentinel.samples import bundled_sample_feeds, shift_feed_text, stage_sample_feeds
 
-SAMPLES = REPO_ROOT / "examples" / "feeds"
+SAMPLES = bundled_sample_feeds()
 
 
 def test_shift_moves_rss_and_atom_dates_by_the_same_offset():
