@@ -20,9 +20,9 @@ from sentinel.db.models import Alert
 from sentinel.report.queries import (
     libpq_url,
     load_query,
+    queries_dir,
     query_names,
     query_parameters,
-    queries_dir,
 )
 
 QUERY_FILES = [queries_dir() / f"{name}.sql" for name in query_names()]

@@ -38,3 +38,13 @@ def test_samples_hold_a_recent_negative_burst_about_one_ticker():
             if "Halvorsen" in entry.title and when > datetime(2026, 11, 29, 10, tzinfo=UTC):
                 recent_hlvp += 1
     assert recent_hlvp >= 15
+
+
+def test_the_package_reads_the_repository_samples_and_queries_through_its_links():
+    from pathlib import Path
+
+    from sentinel.report.queries import queries_dir
+
+    repo = Path(__file__).resolve().parents[2]
+    assert SAMPLES.resolve() == repo / "examples" / "feeds"
+    assert queries_dir().resolve() == repo / "sql" / "queries"
