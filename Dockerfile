@@ -1,6 +1,7 @@
 # Sentinel on the official Airflow image, installed the way `make venv` (and so .ci/run) installs
-# it: torch==2.13.0 first, then this package (editable, so models/ and examples/ are found next
-# to it) with its Airflow extra, Airflow itself held at the image's version.
+# it: torch==2.13.0 first, then this package (editable) with its Airflow extra, Airflow itself
+# held at the image's version. The shipped model is copied with the repository and named in
+# SENTINEL_MODEL_DIR (an installed package carries no model).
 #
 #   docker build -t sentinel-airflow .                                            # CPU torch
 #   docker build --build-arg TORCH_INDEX_URL=https://pypi.org/simple -t sentinel-airflow-gpu .
@@ -13,6 +14,7 @@ FROM ${AIRFLOW_IMAGE}
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
+    SENTINEL_MODEL_DIR=/opt/sentinel/models/sentinel-minilm \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/sentinel/dags \
     AIRFLOW__CORE__LOAD_EXAMPLES=False
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sentinel.errors import SentinelError
+from sentinel.errors import ConfigError, SentinelError
 
 if TYPE_CHECKING:
     from sentinel.alerts.states import Episode
@@ -416,7 +416,8 @@ def evaluate_command(
     csv: Annotated[Path, typer.Option("--csv", help="Labelled file (.csv or .parquet); "
                                       "SEntFiN-v1.0.csv is recognised and read directly.")],
     model: Annotated[Path | None, typer.Option(help="Model directory (default: "
-                                               "SENTINEL_MODEL_DIR, the shipped model).")] = None,
+                                               "SENTINEL_MODEL_DIR; unset in a checkout: the "
+                                               "shipped model).")] = None,
     text_col: Annotated[str, typer.Option(help="Text column.")] = "text",
     label_col: Annotated[str, typer.Option(help="Label column.")] = "label",
     label_names: Annotated[str | None, typer.Option(help="What integer ids mean, in id order, "
@@ -428,12 +429,14 @@ def evaluate_command(
     limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
 ) -> None:
     """Accuracy, macro-F1, ECE, per-class P/R/F1 and confusion matrix of one task on a file."""
-    from sentinel.classify.classifier import load_classifier
+    from sentinel.classify.classifier import NO_MODEL, load_classifier
     from sentinel.classify.evaluate import evaluate, render_markdown, write_report
     from sentinel.classify.labels import parse_label_names
     from sentinel.settings import get_settings
 
     settings = get_settings()
+    if model is None and settings.model_dir is None:
+        raise ConfigError(NO_MODEL)
     classifier = load_classifier(
         model or settings.model_dir, device=device or settings.device, precision=precision,
         threads=settings.threads, token_budget=settings.token_budget,

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel.db.models import PipelineRun
 from sentinel.errors import SentinelError
-from sentinel.settings import Settings
+from sentinel.settings import Settings, checkout_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +202,8 @@ def run_classify(engine: Engine, settings: Settings, *, now: datetime | None = N
     with recorded_run(engine, "classify", (None, now), lease_s=settings.run_lease_s) as result:
         from sentinel.classify.stage import classify_pending
 
-        shipped = Settings.model_fields["model_dir"].get_default(call_default_factory=True)
-        if settings.model_dir == shipped and not shipped.is_dir():
+        shipped = checkout_model_dir()
+        if shipped is not None and settings.model_dir == shipped and not shipped.is_dir():
             raise StageSkipped(f"the shipped model is not in this checkout ({shipped}); "
                                "train it with `sentinel train` (see models/README)")
         result.counts = classify_pending(engine, settings)

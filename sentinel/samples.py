@@ -1,5 +1,8 @@
 """The bundled sample feeds (examples/feeds), shifted so their newest story is "now".
 
+They ship inside the package (``sentinel/sample_feeds``, read through importlib.resources), so
+an installed wheel can ingest them too; :func:`bundled_sample_feeds` says where they are.
+
 The committed files end at a fixed anchor time; staging copies them into the data directory with
 every RSS ``pubDate`` and Atom ``published``/``updated``/``lastBuildDate`` moved by the same
 offset, and writes a feeds.yaml pointing at the copies (file:// URLs, allowed by construction).
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from sentinel.packaged import packaged_dir
+
 RFC822 = re.compile(r"<(pubDate|lastBuildDate)>([^<]+)</\1>")
 ISO = re.compile(r"<(published|updated)>([^<]+)</\1>")
 
@@ -24,6 +29,11 @@ SAMPLE_TAGS = {
     "northgate-markets": {"publisher": "Northgate", "region": "UK", "language": "en"},
     "commodity-desk": {"publisher": "The Commodity Desk", "region": "global", "language": "en"},
 }
+
+
+def bundled_sample_feeds() -> Path:
+    """The directory of the sample feeds (and their watchlist.yaml) shipped in the package."""
+    return packaged_dir("sample_feeds")
 
 
 def _newest(text: str) -> datetime | None:

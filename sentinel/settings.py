@@ -22,7 +22,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, Settin
 
 from sentinel.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def checkout_model_dir() -> Path | None:
+    """The shipped model, ``models/sentinel-minilm``, when Sentinel runs from a repository
+    checkout (the package next to pyproject.toml); None for an installed wheel, which has no
+    model: SENTINEL_MODEL_DIR names one there."""
+    root = Path(__file__).resolve().parent.parent
+    return root / "models" / "sentinel-minilm" if (root / "pyproject.toml").is_file() else None
 
 
 def _default_data_dir() -> Path:
@@ -51,9 +57,10 @@ class Settings(BaseSettings):
         default=None,
         description="feeds.yaml to ingest. Unset: the bundled sample feeds (examples/feeds).",
     )
-    sample_feeds_dir: Path = Field(
-        default=REPO_ROOT / "examples" / "feeds",
-        description="Where the bundled sample feeds live.",
+    sample_feeds_dir: Path | None = Field(
+        default=None,
+        description="Where the sample feeds live. Unset: the ones shipped in the package "
+        "(examples/feeds in the repository).",
     )
     allowed_file_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
@@ -105,9 +112,11 @@ class Settings(BaseSettings):
         description="Publication times further ahead than this are clamped.")
 
     # --- classify ------------------------------------------------------------------------
-    model_dir: Path = Field(
-        default=REPO_ROOT / "models" / "sentinel-minilm",
-        description="The classifier: the shipped model directory, or any local checkpoint.",
+    model_dir: Path | None = Field(
+        default_factory=checkout_model_dir,
+        description="The classifier: the shipped model directory, or any local checkpoint. "
+        "Unset: models/sentinel-minilm when run from a repository checkout; an installed "
+        "wheel has no model, so set it there.",
     )
     sentiment_model: str | None = Field(
         default=None,
@@ -343,13 +352,8 @@ def _default_text(name: str, field: FieldInfo) -> str:
     default = field.get_default(call_default_factory=False)
     if name == "data_dir":
         return "~/.local/share/sentinel"
-    if field.default_factory is list:
-        return ""  # an empty list (not pydantic's "PydanticUndefined")
-    if isinstance(default, Path):
-        try:
-            return str(default.relative_to(REPO_ROOT))
-        except ValueError:
-            return str(default)
+    if field.default_factory is not None:
+        return ""  # an empty list, or the checkout's model (not pydantic's "PydanticUndefined")
     if default is None:
         return ""
     return str(default).lower() if isinstance(default, bool) else str(default)

@@ -222,8 +222,21 @@ def load_classifier(
     return classifier
 
 
+NO_MODEL = ("no classifier model: SENTINEL_MODEL_DIR is not set, and an installed Sentinel "
+            "ships none; set it to a Sentinel model directory (models/sentinel-minilm in the "
+            "repository, or one `sentinel train` wrote)")
+
+
+def require_model(settings: Any) -> None:
+    """A ConfigError naming SENTINEL_MODEL_DIR when no model answers a task (outside a
+    checkout it has no default)."""
+    if settings.model_dir is None and not (settings.sentiment_model and settings.topic_model):
+        raise ConfigError(NO_MODEL)
+
+
 def load_classifier_from_settings(settings: Any) -> Classifier:
     """The entry-point helper: the classifier ``Settings`` describe."""
+    require_model(settings)
     return load_classifier(
         settings.model_dir,
         sentiment_model=settings.sentiment_model,

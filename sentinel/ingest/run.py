@@ -38,7 +38,7 @@ from sentinel.ingest.pool import ParsedBatch, ParsePool
 from sentinel.ingest.store import store_articles
 from sentinel.progress import track
 from sentinel.redact import mask_secrets
-from sentinel.samples import stage_sample_feeds
+from sentinel.samples import bundled_sample_feeds, stage_sample_feeds
 from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class IngestOptions:
     def from_settings(cls, settings: Settings, extra_roots: tuple[Path, ...] = ()) -> IngestOptions:
         watchlist_file = settings.watchlist_file
         if watchlist_file is None and settings.feeds_file is None:  # the bundled samples' own
-            sample = settings.sample_feeds_dir / "watchlist.yaml"
+            sample = (settings.sample_feeds_dir or bundled_sample_feeds()) / "watchlist.yaml"
             watchlist_file = sample if sample.is_file() else None
         watchlist = Watchlist(load_watchlist(watchlist_file)) if watchlist_file else None
         return cls(fetch=FetchOptions.from_settings(settings, extra_roots),
@@ -333,7 +333,8 @@ def configured_feeds(settings: Settings, now: datetime) -> ConfiguredFeeds:
     feeds_file = settings.feeds_file
     if feeds_file is None:
         staged = staged_samples_dir(settings)
-        feeds_file, roots = stage_sample_feeds(settings.sample_feeds_dir, staged, now), [staged]
+        source = settings.sample_feeds_dir or bundled_sample_feeds()
+        feeds_file, roots = stage_sample_feeds(source, staged, now), [staged]
     feeds, problems = read_feeds_file(feeds_file)
     return ConfiguredFeeds(feeds, roots, problems)
 

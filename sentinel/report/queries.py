@@ -1,5 +1,8 @@
 """The example queries in ``sql/queries/`` for Python callers, and the URL psql and BI tools take.
 
+The queries ship inside the package (``sentinel/sql/queries``, read through importlib.resources),
+so an installed wheel has them too; :func:`query_names` lists them.
+
 The queries are written for psql: parameters are psql variables (``:'as_of'``), so
 ``psql -v as_of=now -f sql/queries/x.sql`` runs them unchanged. :func:`load_query` turns those
 variables into bind parameters, so the same file runs from SQLAlchemy or pandas::
@@ -16,19 +19,28 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from sentinel.errors import ConfigError
-from sentinel.settings import REPO_ROOT
+from sentinel.packaged import packaged_dir
 
-QUERIES_DIR = REPO_ROOT / "sql" / "queries"
 PSQL_VARIABLE = re.compile(r":'(\w+)'")
 
 
+def queries_dir() -> Path:
+    """Where the example queries are: ``sql/queries`` inside the installed package."""
+    return packaged_dir("sql", "queries")
+
+
+def query_names() -> list[str]:
+    """The example queries' names (their file names without ``.sql``), sorted."""
+    return sorted(path.stem for path in queries_dir().glob("*.sql"))
+
+
 def query_path(name: str | Path) -> Path:
-    """``name`` as a path, or the file ``sql/queries/<name>.sql``."""
+    """``name`` as a path, or the example query ``sql/queries/<name>.sql``."""
     path = Path(name)
     if path.suffix != ".sql":
-        path = QUERIES_DIR / f"{name}.sql"
+        path = queries_dir() / f"{name}.sql"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in QUERIES_DIR.glob("*.sql"))) or "none"
+        known = ", ".join(query_names()) or "none"
         raise ConfigError(f"no query file {path}; expected one of: {known}")
     return path
 

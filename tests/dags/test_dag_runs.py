@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from sentinel.settings import Settings
+from sentinel.settings import checkout_model_dir
 
 pytestmark = pytest.mark.slow
 
 DATA_TABLES = ("article", "article_feed", "classification", "model", "alert", "alert_delivery")
-SHIPPED_MODEL = Settings.model_fields["model_dir"].get_default(call_default_factory=True)
+SHIPPED_MODEL = checkout_model_dir()  # the tests run from a checkout: never None here
 
 
 def last_quarter_hour() -> datetime:

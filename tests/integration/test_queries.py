@@ -17,9 +17,15 @@ import sqlalchemy as sa
 from analyst_data import ARTICLES, add_article, at, load_sample
 
 from sentinel.db.models import Alert
-from sentinel.report.queries import QUERIES_DIR, libpq_url, load_query, query_parameters
+from sentinel.report.queries import (
+    libpq_url,
+    load_query,
+    queries_dir,
+    query_names,
+    query_parameters,
+)
 
-QUERY_FILES = sorted(QUERIES_DIR.glob("*.sql"))
+QUERY_FILES = [queries_dir() / f"{name}.sql" for name in query_names()]
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import feedparser
 
-from sentinel.samples import shift_feed_text, stage_sample_feeds
-from sentinel.settings import REPO_ROOT
+from sentinel.samples import bundled_sample_feeds, shift_feed_text, stage_sample_feeds
 
-SAMPLES = REPO_ROOT / "examples" / "feeds"
+SAMPLES = bundled_sample_feeds()
 
 
 def test_shift_moves_rss_and_atom_dates_by_the_same_offset():
@@ -39,3 +38,13 @@ def test_samples_hold_a_recent_negative_burst_about_one_ticker():
             if "Halvorsen" in entry.title and when > datetime(2026, 11, 29, 10, tzinfo=UTC):
                 recent_hlvp += 1
     assert recent_hlvp >= 15
+
+
+def test_the_package_reads_the_repository_samples_and_queries_through_its_links():
+    from pathlib import Path
+
+    from sentinel.report.queries import queries_dir
+
+    repo = Path(__file__).resolve().parents[2]
+    assert SAMPLES.resolve() == repo / "examples" / "feeds"
+    assert queries_dir().resolve() == repo / "sql" / "queries"
