@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 
 demo: venv
 	$(BIN)/sentinel db upgrade
-	$(BIN)/sentinel run --once
+	$(BIN)/sentinel run --once --demo
 	$(BIN)/sentinel status
 	$(BIN)/sentinel report --out reports/latest
 
