@@ -4,23 +4,28 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTHON ?= python3
+# Where torch comes from (pip arguments), installed before the package, whose own range
+# (torch>=2.4) is then satisfied. The default takes torch==2.13.0 from pip's configured indexes:
+# on this project's machines and in CI that is the CPU wheel the project is tested with; from
+# plain PyPI on Linux x86_64 it is the CUDA build (GPU machines). A CPU-only machine on PyPI
+# gets the small CPU build from PyTorch's own index (into a new venv: rm -rf .venv first):
+#   make demo TORCH_PIP_ARGS="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?= torch==2.13.0
 
 .PHONY: demo test venv airflow lint clean-demo
 
 venv: $(STAMP)
 
-# torch==2.13.0 first: that CPU wheel is what the project is tested with (see PLATFORM notes in
-# the README); the package's own range (torch>=2.4) is then already satisfied.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q $(TORCH_PIP_ARGS)
 	$(PY) -m pip install -q -e '.[dev,embedded,airflow,train]'
 	touch $(STAMP)
 
 demo: venv
 	$(BIN)/sentinel db upgrade
-	$(BIN)/sentinel run --once
+	$(BIN)/sentinel run --once --demo
 	$(BIN)/sentinel status
 	$(BIN)/sentinel report --out reports/latest
 

@@ -120,26 +120,43 @@ def parse_time(name: str, value: str | None) -> datetime | None:
 
 
 def time_range(params: dict[str, Any]) -> tuple[datetime, datetime]:
-    """The ``since`` and ``until`` params of a backfill run, both required."""
-    since = parse_time("since", params.get("since"))
-    until = parse_time("until", params.get("until"))
-    if since is None or until is None:
-        raise ValueError(
-            f"params 'since' and 'until' are both required, got since={params.get('since')!r} "
-            f"until={params.get('until')!r}; trigger with "
-            """--conf '{"since": "2026-11-01T00:00Z", "until": "2026-11-08T00:00Z"}'""")
+    """The ``since`` and ``until`` params of a backfill run, both required, since < until. A
+    bad value fails the task at once (AirflowFailException): a retry cannot fix a param."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from sentinel.errors import SentinelError
+    from sentinel.pipeline import check_range
+
+    try:
+        since = parse_time("since", params.get("since"))
+        until = parse_time("until", params.get("until"))
+        if since is None or until is None:
+            raise ValueError(
+                f"params 'since' and 'until' are both required, got "
+                f"since={params.get('since')!r} until={params.get('until')!r}; trigger with "
+                """--conf '{"since": "2026-11-01T00:00Z", "until": "2026-11-08T00:00Z"}'""")
+        check_range(since, until)
+    except (ValueError, SentinelError) as exc:
+        raise AirflowFailException(str(exc)) from None
     return since, until
 
 
 def run_stage(name: str, data_interval_end: datetime | None, dag_run: Any) -> dict[str, Any]:
     """A pipeline task's body: run stage ``name`` of ``sentinel.pipeline.STAGES`` (the function
     `sentinel run --once` calls) with the run's interval end as "now"; its summary for XCom."""
+    from airflow.sdk.exceptions import AirflowFailException
+
     from sentinel.db.engine import engine_and_settings
+    from sentinel.errors import ConfigError
     from sentinel.pipeline import STAGES
 
     stage = dict(STAGES)[name]
     now = interval_end(data_interval_end, dag_run)
-    return xcom_summary(stage(*engine_and_settings(), now=now))
+    try:
+        result = stage(*engine_and_settings(), now=now)
+    except ConfigError as exc:  # a setting or the feeds file: retrying cannot fix it
+        raise AirflowFailException(f"{name}: {exc}") from None
+    return xcom_summary(result)
 
 
 def xcom_summary(result: StageResult) -> dict[str, Any]:

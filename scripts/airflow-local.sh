@@ -10,7 +10,8 @@
 #     are unpaused and the UI address and the admin login are printed. Ctrl-C (or SIGTERM) stops Airflow and the embedded server.
 #
 # Variables: AIRFLOW_HOME, AIRFLOW_PORT (8080), AIRFLOW__API__HOST (127.0.0.1),
-# AIRFLOW__CORE__PARALLELISM (2), VENV (.venv), and every SENTINEL_* setting.
+# AIRFLOW__CORE__PARALLELISM (2), VENV (.venv), and every SENTINEL_* setting (the feeds:
+# SENTINEL_FEEDS_FILE, or SENTINEL_DEMO=true for the bundled samples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -70,6 +71,10 @@ else
     echo "airflow-local: Sentinel data in SENTINEL_DATABASE_URL"
 fi
 "$BIN/sentinel" db upgrade
+# The DAGs poll SENTINEL_FEEDS_FILE (SENTINEL_DEMO=true: the bundled samples); without either
+# every ingest task fails at once with the error shown here. `feeds list` writes nothing.
+"$BIN/sentinel" feeds list >/dev/null 2>"$RUN/feeds.log" \
+    || echo "airflow-local: warning: $(cat "$RUN/feeds.log")" >&2
 
 airflow db migrate >"$RUN/airflow-migrate.log" 2>&1 || { tail -n 30 "$RUN/airflow-migrate.log" >&2; exit 1; }
 airflow pools set gpu 1 "Classification: one model in memory at a time" >/dev/null

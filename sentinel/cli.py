@@ -29,9 +29,10 @@ feeds_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
 app.add_typer(feeds_app, name="feeds")
 
 
-# Exit codes: 0 all done; 1 an error the user can fix (one `error: ...` line each); 2 a usage
-# error; 3 partial: the command ran to its end but some of its work failed (feeds not ingested;
-# `sentinel status` and `sentinel feeds list` say which and why).
+# Exit codes (the README's table): 0 all done (skipped stages included); 1 an error the user can
+# fix (one `error: ...` line each; a stage that raised is recorded `failed`); 2 a usage error;
+# 3 partial: the command ran to its end but some of its work failed (feeds not ingested,
+# notifications not delivered; `sentinel status` and `sentinel feeds list` say which and why).
 EXIT_PARTIAL = 3
 
 
@@ -60,11 +61,12 @@ def cli_errors(func: Any) -> Any:
 
 
 def finish(results: list[Any]) -> None:
-    """Print each stage's user-fixable problems as `error:` lines; exit as documented above."""
+    """Print each stage's user-fixable problems as `error:` lines; exit as documented above.
+    (A stage that failed raised instead of returning: cli_errors turns that into exit 1.)"""
     problems = [p for r in results for p in r.problems]
     for problem in problems:
         typer.echo(f"error: {problem}", err=True)
-    if problems or any(r.status == "failed" for r in results):
+    if problems:
         raise typer.Exit(1)
     if any(r.status == "partial" for r in results):
         raise typer.Exit(EXIT_PARTIAL)
@@ -190,8 +192,22 @@ def classify(
         typer.echo(result.line())
         result = run_reaggregate(engine, settings, since=start, until=end)
     typer.echo(result.line())
-    if result.status == "failed":
-        raise typer.Exit(1)
+
+
+DemoOption = Annotated[bool, typer.Option(
+    "--demo", help="Without a feeds file, poll the bundled fictional sample feeds "
+    "(SENTINEL_DEMO=true does the same).")]
+
+
+def feeds_settings(settings: Any, demo: bool, feeds: Path | None = None) -> Any:
+    """``settings`` with --demo and --feeds applied; a ConfigError naming SENTINEL_FEEDS_FILE
+    when there is nothing to poll (checked before the database is touched)."""
+    from sentinel.ingest.run import require_feeds
+
+    update = {k: v for k, v in (("demo", demo or None), ("feeds_file", feeds)) if v}
+    settings = settings.model_copy(update=update) if update else settings
+    require_feeds(settings)
+    return settings
 
 
 @app.command("run")
@@ -199,27 +215,30 @@ def classify(
 def run(once: Annotated[bool, typer.Option("--once",
                                            help="Run every stage once, then exit.")] = False,
         now: Annotated[str | None, typer.Option(help="Pretend the run happens at this time "
-                                                "(ISO 8601; default: now).")] = None) -> None:
+                                                "(ISO 8601; default: now).")] = None,
+        demo: DemoOption = False) -> None:
     """Run the pipeline (ingest, classify, detect, notify) once."""
     if not once:
         fail("`sentinel run` needs --once; scheduling is Airflow's job (see dags/ and README)", 2)
     from sentinel.pipeline import run_once
+    from sentinel.settings import get_settings
 
-    engine, settings = migrated_engine_and_settings()
+    settings = feeds_settings(get_settings(), demo)
+    engine, _ = migrated_engine_and_settings()
     finish(run_once(engine, settings, now=parse_time(now), echo=typer.echo))
 
 
 @app.command("ingest")
 @cli_errors
 def ingest(feeds: Annotated[Path | None, typer.Option("--feeds", help="feeds.yaml to ingest "
-                                                      "(default: SENTINEL_FEEDS_FILE or the "
-                                                      "bundled samples).")] = None) -> None:
+                                                      "(default: SENTINEL_FEEDS_FILE).")] = None,
+           demo: DemoOption = False) -> None:
     """Run the ingest stage alone and print its summary (exit 3 when some feeds failed)."""
     from sentinel.pipeline import run_ingest
+    from sentinel.settings import get_settings
 
-    engine, settings = migrated_engine_and_settings()
-    if feeds is not None:
-        settings = settings.model_copy(update={"feeds_file": feeds})
+    settings = feeds_settings(get_settings(), demo, feeds)
+    engine, _ = migrated_engine_and_settings()
     result = run_ingest(engine, settings)
     typer.echo(result.line())
     finish([result])
@@ -231,12 +250,14 @@ FeedsFileOption = Annotated[Path | None, typer.Option(
 
 @feeds_app.command("list")
 @cli_errors
-def feeds_list(feeds: FeedsFileOption = None) -> None:
-    """The configured feeds with their health, unhealthy first."""
+def feeds_list(feeds: FeedsFileOption = None, demo: DemoOption = False) -> None:
+    """The configured feeds with their health, unhealthy first (writes nothing)."""
     from sentinel.ingest.commands import list_feeds
+    from sentinel.settings import get_settings
 
-    engine, settings = migrated_engine_and_settings()
-    typer.echo(list_feeds(engine, settings, feeds))
+    settings = feeds_settings(get_settings(), demo, feeds)
+    engine, _ = migrated_engine_and_settings()
+    typer.echo(list_feeds(engine, settings))
 
 
 @feeds_app.command("add")

@@ -2,9 +2,16 @@
 
 Each ``run_*`` takes an Engine and a Settings object (entry points read settings; nothing here
 does), records a ``pipeline_run`` row, and returns a small :class:`StageResult` whose
-``summary()`` is safe to pass through XCom. A stage that cannot run yet is recorded as skipped
-with the reason, never faked; one that ran but could not do all of its work (some feeds not
-ingested) is ``partial``.
+``summary()`` is safe to pass through XCom. The failure contract (the README's exit-code table):
+
+* ``ok``: all of its work done.
+* ``partial``: it ran to its end, but some of its work failed (feeds not ingested,
+  notifications not delivered); the message says how much, and the later stages still run.
+* ``skipped``: it could not or need not run (no model shipped, nothing to classify); the
+  message says why, nothing is faked.
+* ``failed``: it raised. The row records the error and the exception propagates, so the
+  caller decides: the CLI prints one ``error:`` line and exits 1, an Airflow task fails (and
+  is retried). A returned result is never ``failed``.
 
 While a stage runs, a thread renews a lease on its row (``heartbeat_at``). A row still
 ``running`` whose lease ran out belongs to a process that died (kill -9, a crash, a lost
@@ -33,14 +40,15 @@ from sentinel.settings import Settings, checkout_model_dir
 log = logging.getLogger(__name__)
 
 
-Status = Literal["ok", "partial", "skipped", "failed"]
+Outcome = Literal["ok", "partial", "skipped"]  # what a stage that returns reports
+Status = Outcome | Literal["failed"]  # how a stage run ends in pipeline_run (failed: it raised)
 DEFAULT_LEASE_S = 300.0
 
 
 @dataclass
 class StageResult:
     stage: str
-    status: Status = "ok"  # partial: it ran, but some of its work failed (see message)
+    status: Outcome = "ok"  # partial: it ran, but some of its work failed (see message)
     counts: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     run_id: int | None = None
@@ -149,34 +157,39 @@ def recorded_run(
     except StageSkipped as exc:
         result.status, result.message = "skipped", str(exc)
     except Exception as exc:
-        result.status, error = "failed", f"{type(exc).__name__}: {exc}"
+        error = f"{type(exc).__name__}: {exc}"
         raise
     except BaseException as exc:  # Ctrl-C, SystemExit: not "ok"
-        result.status, error = "failed", f"interrupted ({type(exc).__name__})"
+        error = f"interrupted ({type(exc).__name__})"
         raise
     finally:
-        _record_end(engine, result, error, failing=error is not None)
+        _record_end(engine, result, error)
 
 
-def _record_end(engine: Engine, result: StageResult, error: str | None, *, failing: bool) -> None:
-    """Write the outcome. When the stage is failing already (often: the database went away),
-    a failure to record is logged, not raised, so the stage's own error is the one reported
-    (and the row is left to its lease: the next run marks it abandoned)."""
+def _record_end(engine: Engine, result: StageResult, error: str | None) -> None:
+    """Write the outcome: ``failed`` with ``error`` when the stage raised, else the result's
+    own status. When the stage is failing already (often: the database went away), a failure
+    to record is logged, not raised, so the stage's own error is the one reported (and the row
+    is left to its lease: the next run marks it abandoned)."""
+    status: Status = "failed" if error is not None else result.status
     try:
         with engine.begin() as conn:
             conn.execute(
                 sa.update(PipelineRun)
                 .where(PipelineRun.id == result.run_id)
-                .values(status=result.status, finished_at=datetime.now(UTC),
+                .values(status=status, finished_at=datetime.now(UTC),
                         counts=result.counts, error=error or (result.message or None))
             )
     except SQLAlchemyError as exc:
-        if not failing:
+        if error is None:
             raise
         log.info("run_id=%s: could not record that the %s stage failed: %s", result.run_id,
                  result.stage, str(exc).splitlines()[0])
         return
-    log.info("%s run_id=%s", result.line(), result.run_id)
+    if error is None:
+        log.info("%s run_id=%s", result.line(), result.run_id)
+    else:
+        log.info("%s: failed run_id=%s (%s)", result.stage, result.run_id, error)
 
 
 def run_ingest(engine: Engine, settings: Settings, *, now: datetime | None = None) -> StageResult:
@@ -198,10 +211,15 @@ def run_ingest(engine: Engine, settings: Settings, *, now: datetime | None = Non
 
 
 def run_classify(engine: Engine, settings: Settings, *, now: datetime | None = None) -> StageResult:
-    """Classify every article that has no current classification for the active model."""
+    """Classify every article that has no current classification for the active model;
+    skipped, without loading the model, when there is none."""
     with recorded_run(engine, "classify", (None, now), lease_s=settings.run_lease_s) as result:
-        from sentinel.classify.stage import classify_pending
+        from sentinel.classify.stage import classify_pending, has_pending_work
 
+        with engine.connect() as conn:  # before loading: an idle run never loads the model
+            if not has_pending_work(conn, settings):
+                raise StageSkipped("nothing to classify: every article has a current "
+                                   "verdict by the configured model (not loaded)")
         shipped = checkout_model_dir()
         if shipped is not None and settings.model_dir == shipped and not shipped.is_dir():
             raise StageSkipped(f"the shipped model is not in this checkout ({shipped}); "
@@ -220,11 +238,17 @@ def run_detect(engine: Engine, settings: Settings, *, now: datetime | None = Non
 
 
 def run_notify(engine: Engine, settings: Settings, *, now: datetime | None = None) -> StageResult:
-    """Send pending alert notifications (Slack, or printed when Slack is not configured)."""
+    """Send pending alert notifications (Slack, or printed when Slack is not configured);
+    partial when some were not delivered (to be retried, or dead after their last attempt)."""
     with recorded_run(engine, "notify", (None, now), lease_s=settings.run_lease_s) as result:
         from sentinel.alerts.stage import deliver_notifications
 
         result.counts = deliver_notifications(engine, settings, now=now)
+        retry, dead = result.counts.get("failed", 0), result.counts.get("dead", 0)
+        if retry or dead:
+            result.status = "partial"
+            result.message = (f"{retry + dead} notifications not delivered ({retry} to retry, "
+                              f"{dead} dead); `sentinel status` shows them")
     return result
 
 
@@ -270,7 +294,8 @@ STAGES: list[tuple[str, Callable[..., StageResult]]] = [
 
 def run_once(engine: Engine, settings: Settings, *, now: datetime | None = None,
              echo: Callable[[str], None] = log.info) -> list[StageResult]:
-    """Run every stage in order; a failed stage stops the ones that depend on it."""
+    """Run every stage in order. A stage that raises (recorded ``failed``) stops the run: the
+    exception propagates and the later stages do not run; a partial or skipped one does not."""
     results = []
     for _name, stage in STAGES:
         result = stage(engine, settings, now=now)

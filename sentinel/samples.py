@@ -56,24 +56,29 @@ def shift_feed_text(text: str, delta: timedelta) -> str:
     return ISO.sub(iso, RFC822.sub(rfc, text))
 
 
+def sample_feed_entries(source: Path, dest: Path) -> list[dict]:
+    """The feeds.yaml entries of the staged samples (``dest``/NAME.xml as file:// URLs), without
+    writing anything: what ``sentinel feeds list`` shows in demo mode."""
+    files = sorted(source.glob("*.xml"))
+    if not files:
+        raise FileNotFoundError(f"no sample feeds (*.xml) in {source}")
+    return [{"name": path.stem, "url": (dest / path.name).resolve().as_uri(),
+             "tags": SAMPLE_TAGS.get(path.stem, {})} for path in files]
+
+
 def stage_sample_feeds(source: Path, dest: Path, now: datetime) -> Path:
     """Copy the samples to ``dest`` shifted so that their newest timestamp is ``now``.
 
     Returns the path of a feeds.yaml listing the staged copies.
     """
-    files = sorted(source.glob("*.xml"))
-    if not files:
-        raise FileNotFoundError(f"no sample feeds (*.xml) in {source}")
-    texts = {path.stem: path.read_text(encoding="utf-8") for path in files}
+    feeds = sample_feed_entries(source, dest)
+    texts = {feed["name"]: (source / f"{feed['name']}.xml").read_text(encoding="utf-8")
+             for feed in feeds}
     anchor = max(filter(None, map(_newest, texts.values())))
     delta = now.replace(second=0, microsecond=0) - anchor
     dest.mkdir(parents=True, exist_ok=True)
-    feeds = []
     for stem, text in texts.items():
-        target = dest / f"{stem}.xml"
-        target.write_text(shift_feed_text(text, delta), encoding="utf-8")
-        feeds.append({"name": stem, "url": target.resolve().as_uri(),
-                      "tags": SAMPLE_TAGS.get(stem, {})})
+        (dest / f"{stem}.xml").write_text(shift_feed_text(text, delta), encoding="utf-8")
     feeds_file = dest / "feeds.yaml"
     feeds_file.write_text(yaml.safe_dump({"feeds": feeds}, sort_keys=False), encoding="utf-8")
     return feeds_file

@@ -55,7 +55,14 @@ class Settings(BaseSettings):
     # --- ingest --------------------------------------------------------------------------
     feeds_file: Path | None = Field(
         default=None,
-        description="feeds.yaml to ingest. Unset: the bundled sample feeds (examples/feeds).",
+        description="feeds.yaml to ingest. Unset: ingest stops with an error, unless "
+        "SENTINEL_DEMO is true.",
+    )
+    demo: bool = Field(
+        default=False,
+        description="Without a feeds file, poll the bundled fictional sample feeds "
+        "(examples/feeds, shifted to now): what `make demo` and `sentinel run --once --demo` "
+        "ask for. A feeds file, when set, is used all the same.",
     )
     sample_feeds_dir: Path | None = Field(
         default=None,
@@ -69,7 +76,7 @@ class Settings(BaseSettings):
     )
     watchlist_file: Path | None = Field(
         default=None, description="YAML mapping company names to tickers, e.g. {Apple: AAPL}. "
-        "Unset with the bundled samples: their own examples/feeds/watchlist.yaml."
+        "Unset in demo mode: the samples' own examples/feeds/watchlist.yaml."
     )
     user_agent: str = Field(
         default="Sentinel/0.1 (+https://github.com/sentinel-news/sentinel; financial news monitor)",
@@ -380,6 +387,8 @@ DEPLOY_VARIABLES = [
     ("AIRFLOW_FERNET_KEY", "", "docker compose: Fernet key encrypting Airflow connections "
      "(python -c 'from cryptography.fernet import Fernet; "
      "print(Fernet.generate_key().decode())')."),
+    ("FEEDS_FILE", "./feeds.yaml", "docker compose: the host's feeds.yaml, mounted read-only "
+     "into every Airflow container as SENTINEL_FEEDS_FILE (cp examples/feeds.example.yaml)."),
     ("AIRFLOW_PORT", "8080", "Port of the Airflow UI and API (docker compose and make airflow)."),
     ("POSTGRES_PORT", "5433", "docker compose: host port (127.0.0.1 only) of the PostgreSQL "
      "service, for analysts."),

@@ -63,3 +63,9 @@ def settings(tmp_path: Path, database_url: str):
 
     return Settings(_env_file=None, database_url=database_url, data_dir=tmp_path / "data",
                     fetch_allowed_networks=["127.0.0.1"])
+
+
+@pytest.fixture
+def demo_settings(settings):
+    """``settings`` in demo mode, as `make demo` asks: ingest polls the bundled sample feeds."""
+    return settings.model_copy(update={"demo": True})

@@ -10,6 +10,7 @@ are kept, and the active model's stay the "current" ones.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, fields
@@ -58,6 +59,45 @@ def get_classifier(settings: Any, model_dir: str | Path | None = None) -> Any:
     if key not in _CACHE:
         _CACHE[key] = load_classifier_from_settings(settings)
     return _CACHE[key]
+
+
+def configured_source(settings: Any) -> str:
+    """The ``model.source`` the configured classifier registers, without loading it (as
+    ``load_classifier`` joins it: the model directory unless both tasks come from external
+    checkpoints, then the external ones)."""
+    external = [str(m) for m in (settings.sentiment_model, settings.topic_model) if m]
+    own = [str(settings.model_dir)] if settings.model_dir is not None and len(external) < 2 else []
+    return ";".join(own + external)
+
+
+def has_pending_work(conn: Connection, settings: Any) -> bool:
+    """Whether ``classify_pending`` would find work, answered from the database alone so an
+    idle run never loads the model: an article without a current verdict by the active model
+    while that model is the configured one (same source and, for a Sentinel model directory,
+    the name and version in its sentinel.json). No active model yet, or another one configured:
+    True as soon as there is any article."""
+    active = conn.execute(sa.select(Model.id, Model.name, Model.version, Model.source)
+                          .where(Model.active)).first()
+    if active is None or active.source != configured_source(settings) or \
+            _model_changed(settings, active.name, active.version):
+        return conn.scalar(sa.select(sa.exists().select_from(Article))) or False
+    mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == active.id)
+    pending = sa.or_(Classification.id.is_(None),
+                     Classification.content_hash != Article.content_hash)
+    return conn.scalar(sa.select(sa.exists(
+        sa.select(Article.id).outerjoin(Classification, mine).where(pending)))) or False
+
+
+def _model_changed(settings: Any, name: str, version: str) -> bool:
+    """A Sentinel model directory whose metadata (sentinel.json, read as plain JSON: no torch)
+    names another model or version than the active row: retrained in place."""
+    if settings.sentiment_model or settings.topic_model or settings.model_dir is None:
+        return False
+    try:
+        meta = json.loads((Path(settings.model_dir) / "sentinel.json").read_text())
+    except (OSError, ValueError):
+        return False  # missing or unreadable: loading it reports that, if there is work
+    return isinstance(meta, dict) and (meta.get("name"), meta.get("version")) != (name, version)
 
 
 def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:

@@ -106,10 +106,10 @@ def list_feeds(engine: Engine, settings: Settings, override: Path | None = None)
     """Configured feeds with their health, unhealthy first; feeds only in the table at the end."""
     if override is not None:
         settings = settings.model_copy(update={"feeds_file": override})
-    configs, _, problems = configured_feeds(settings, datetime.now(UTC))
+    configs, _, problems = configured_feeds(settings, datetime.now(UTC), stage=False)
     with engine.connect() as conn:
         rows = {row.name: row for row in conn.execute(sa.select(Feed))}
-    source = settings.feeds_file or "the bundled sample feeds"
+    source = settings.feeds_file or "the bundled sample feeds (demo)"
     lines = [f"{len(configs)} feeds in {source}:"]
     lines += [f"  INVALID  {problem}" for problem in problems]
     entries = []

@@ -31,14 +31,21 @@ from sqlalchemy.exc import DBAPIError
 
 from sentinel.db.engine import lost_connection
 from sentinel.db.models import Feed, FeedFetch
-from sentinel.ingest.feeds import FeedConfig, load_watchlist, read_feeds_file, sync_feeds
+from sentinel.errors import ConfigError
+from sentinel.ingest.feeds import (
+    FeedConfig,
+    check_feeds,
+    load_watchlist,
+    read_feeds_file,
+    sync_feeds,
+)
 from sentinel.ingest.fetch import FetchOptions, FetchResult, fetch_feed, make_client
 from sentinel.ingest.normalize import ArticleRecord, NormalizeContext, Watchlist
 from sentinel.ingest.pool import ParsedBatch, ParsePool
 from sentinel.ingest.store import store_articles
 from sentinel.progress import track
 from sentinel.redact import mask_secrets
-from sentinel.samples import bundled_sample_feeds, stage_sample_feeds
+from sentinel.samples import bundled_sample_feeds, sample_feed_entries, stage_sample_feeds
 from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,7 +82,7 @@ class IngestOptions:
     @classmethod
     def from_settings(cls, settings: Settings, extra_roots: tuple[Path, ...] = ()) -> IngestOptions:
         watchlist_file = settings.watchlist_file
-        if watchlist_file is None and settings.feeds_file is None:  # the bundled samples' own
+        if watchlist_file is None and polls_samples(settings):  # the bundled samples' own
             sample = (settings.sample_feeds_dir or bundled_sample_feeds()) / "watchlist.yaml"
             watchlist_file = sample if sample.is_file() else None
         watchlist = Watchlist(load_watchlist(watchlist_file)) if watchlist_file else None
@@ -312,6 +319,22 @@ def ingest_feeds(engine: Engine, feeds: list[FeedState], options: IngestOptions,
     return totals
 
 
+NO_FEEDS_FILE = ("no feeds file: set SENTINEL_FEEDS_FILE to your feeds.yaml (or pass --feeds), "
+                 "or ask for the demo (--demo or SENTINEL_DEMO=true) to poll the bundled "
+                 "fictional sample feeds")
+
+
+def polls_samples(settings: Settings) -> bool:
+    """Whether ingest polls the bundled samples: asked for (demo) and no feeds file set."""
+    return settings.feeds_file is None and settings.demo
+
+
+def require_feeds(settings: Settings) -> None:
+    """A ConfigError naming the setting when there is nothing to poll: no feeds file, no demo."""
+    if settings.feeds_file is None and not settings.demo:
+        raise ConfigError(NO_FEEDS_FILE)
+
+
 def staged_samples_dir(settings: Settings) -> Path:
     """Where the bundled samples are staged (shifted to now) for file:// reading."""
     return settings.data_dir / "sample-feeds"
@@ -323,20 +346,26 @@ class ConfiguredFeeds(NamedTuple):
     problems: list[str]  # one line per invalid entry of the feeds file (left out)
 
 
-def configured_feeds(settings: Settings, now: datetime) -> ConfiguredFeeds:
+def configured_feeds(settings: Settings, now: datetime, *, stage: bool = True) -> ConfiguredFeeds:
     """The feeds to poll, the directories file:// URLs may read from, and the entries of the
     feeds file that are invalid (each left out, with the reason).
 
-    Without SENTINEL_FEEDS_FILE, the bundled samples are staged (shifted to ``now``) and used.
+    Without SENTINEL_FEEDS_FILE, only in demo mode, the bundled samples: staged (shifted to
+    ``now``) when ``stage``, else only described (``sentinel feeds list`` writes nothing).
+    Neither: a ConfigError naming the setting.
     """
-    roots: list[Path] = []
-    feeds_file = settings.feeds_file
-    if feeds_file is None:
-        staged = staged_samples_dir(settings)
-        source = settings.sample_feeds_dir or bundled_sample_feeds()
-        feeds_file, roots = stage_sample_feeds(source, staged, now), [staged]
-    feeds, problems = read_feeds_file(feeds_file)
-    return ConfiguredFeeds(feeds, roots, problems)
+    require_feeds(settings)
+    if settings.feeds_file is not None:
+        feeds, problems = read_feeds_file(settings.feeds_file)
+        return ConfiguredFeeds(feeds, [], problems)
+    staged = staged_samples_dir(settings)
+    source = settings.sample_feeds_dir or bundled_sample_feeds()
+    if not stage:
+        entries = sample_feed_entries(source, staged)
+        feeds, problems = check_feeds(source, {"feeds": entries})
+        return ConfiguredFeeds(feeds, [staged], problems)
+    feeds, problems = read_feeds_file(stage_sample_feeds(source, staged, now))
+    return ConfiguredFeeds(feeds, [staged], problems)
 
 
 def load_feed_states(engine: Engine, configs: list[FeedConfig]) -> list[FeedState]:

@@ -86,7 +86,8 @@ def test_pipeline_dag_end_to_end_then_rerun_adds_and_sends_nothing(
     before, posted, states = snapshot(db), len(slack_server.messages), task_states(run)
     rerun = dag.test(logical_date=end)
 
-    assert task_states(rerun) == states
+    # nothing new to classify: a skipped task that never loaded the model; the rest run as before
+    assert task_states(rerun) == {**states, "classify": "skipped"}, task_states(rerun)
     assert len(feed_server.requests) == 2 * len(feed_server.routes), "the rerun fetched again"
     assert snapshot(db) == before, "a second run of the same data interval changed data rows"
     assert len(slack_server.messages) == posted, slack_server.messages[posted:]
@@ -121,6 +122,36 @@ def test_backfill_rejects_an_empty_range_and_says_why(dagbag, no_retries, db, se
     assert "`reclassify`" in post["text"] and "expected since &lt; until" in post["text"], post
     with db.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM pipeline_run")) == 0
+
+
+@pytest.mark.parametrize("conf, reason", [
+    # (Slack's escaping: "<" arrives as "&lt;"; an absent param is given as "", since the
+    # session's DagBag keeps the values of earlier runs' params)
+    ({"since": "2026-11-08T00:00Z", "until": "2026-11-01T00:00Z"}, "expected since &lt; until"),
+    ({"since": "last tuesday", "until": "2026-11-01T00:00Z"}, "expected an ISO 8601 time"),
+    ({"since": "2026-11-01T00:00Z", "until": ""}, "params 'since' and 'until' are both required"),
+])
+def test_backfill_params_fail_fast_without_retries(dagbag, db, sentinel_env, slack_server,
+                                                   conf, reason):
+    """The backfill DAG retries once; a bad param fails its first try for good (no retry, no
+    retry delay), with the reason in the failure report."""
+    run = dagbag.dags["sentinel_backfill"].test(logical_date=None, run_conf=conf)
+
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert task_states(run) == {"reclassify": "failed", "reaggregate": "upstream_failed"}
+    assert tis["reclassify"].try_number == 1 and tis["reclassify"].max_tries >= 1
+    (post,) = slack_server.messages
+    assert "AirflowFailException" in post["text"] and reason in post["text"], post["text"]
+
+
+def test_no_feeds_file_fails_the_ingest_task_at_once(dagbag, db, sentinel_env, slack_server):
+    """No feeds file and no SENTINEL_DEMO: a setting to fix, not a fault a retry heals."""
+    run = dagbag.dags["sentinel_pipeline"].test(logical_date=last_quarter_hour())
+
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert tis["ingest"].state == "failed" and tis["ingest"].try_number == 1
+    (post,) = slack_server.messages
+    assert "no feeds file" in post["text"] and "SENTINEL_FEEDS_FILE" in post["text"], post
 
 
 def test_backfill_reclassifies_a_range_with_another_model(

@@ -55,6 +55,11 @@ def test_volumes_are_named_and_declared(compose):
     declared = set(compose["volumes"])
     for name, service in compose["services"].items():
         for mount in service.get("volumes", []):
+            if isinstance(mount, dict):  # the one bind mount: the host's feeds file, read-only
+                assert mount["type"] == "bind" and mount["read_only"], f"{name}: {mount!r}"
+                assert mount["target"] == service["environment"]["SENTINEL_FEEDS_FILE"], (
+                    f"{name}: SENTINEL_FEEDS_FILE must name the mounted feeds file")
+                continue
             source = mount.split(":")[0]
             assert source in declared, f"{name}: {mount!r} is not a named volume declared below"
 

@@ -36,7 +36,8 @@ def classify_by_keywords(engine) -> int:
     return len(rows)
 
 
-def test_the_sample_burst_is_detected_printed_once(db, settings, capsys):
+def test_the_sample_burst_is_detected_printed_once(db, demo_settings, capsys):
+    settings = demo_settings
     assert run_ingest(db, settings).status == "ok"
     assert classify_by_keywords(db) > 150
     detected = run_detect(db, settings)

@@ -380,3 +380,21 @@ def test_a_429_with_an_http_date_retry_after_is_waited_for(queued, db, settings,
     assert counts["sent"] == len(deliveries(db)) - 1  # the others went out
     deliver_notifications(db, config, now=LATER)
     assert {r.status for r in deliveries(db)} == {"sent"}
+
+
+def test_undelivered_notifications_make_the_notify_stage_partial(queued, db, settings, slack):
+    """The failure contract: a dead notification is `notify: partial` in the summary line and
+    in pipeline_run (the CLI's exit 3); once the rest go out, the stage is ok again."""
+    from sentinel.pipeline import run_notify
+
+    slack.fail("chat.postMessage", "invalid_auth")
+    config = bot(settings, slack)
+    result = run_notify(db, config, now=NOW)
+    assert result.status == "partial", result.line()
+    assert result.line().startswith("notify: partial ") and "1 dead" in result.line()
+    again = run_notify(db, config, now=LATER)  # fixed meanwhile: the rest go out
+    assert again.status == "ok" and again.counts["sent"] >= 2, again.line()
+    with db.connect() as conn:
+        rows = conn.execute(sa.text("SELECT status, error FROM pipeline_run ORDER BY id")).all()
+    assert [r.status for r in rows] == ["partial", "ok"]
+    assert "notifications not delivered" in rows[0].error

@@ -110,14 +110,14 @@ def test_run_once_end_to_end(tmp_path, database_url, db):
     env = {"SENTINEL_DATABASE_URL": database_url, "SENTINEL_DATA_DIR": str(tmp_path / "data")}
     assert sentinel("db", "upgrade", env=env, cwd=tmp_path).stdout.startswith(
         "database schema is up to date")
-    first = sentinel("run", "--once", env=env, cwd=tmp_path)
+    first = sentinel("run", "--once", "--demo", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "ingest: ok" in first.stdout and "failed=0" in first.stdout
     status = sentinel("status", env=env, cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     articles = int(status.stdout.split("Articles: ")[1].split()[0])
     assert articles >= 150
-    again = sentinel("ingest", env=env, cwd=tmp_path)
+    again = sentinel("ingest", env={**env, "SENTINEL_DEMO": "true"}, cwd=tmp_path)
     assert "new=0" in again.stdout, again.stdout
     backfill = sentinel("classify", "--since", "2000-01-01T00:00Z", "--until", "2100-01-01T00:00Z",
                         env=env, cwd=tmp_path)
@@ -125,3 +125,53 @@ def test_run_once_end_to_end(tmp_path, database_url, db):
     assert f"classified={articles}" in backfill.stdout and "reaggregate: ok" in backfill.stdout
     half = sentinel("classify", "--since", "2000-01-01T00:00Z", env=env, cwd=tmp_path)
     assert half.returncode == 2 and "--until" in half.stderr
+
+
+def test_no_feeds_file_and_no_demo_is_one_error_line_and_writes_nothing(tmp_path, database_url,
+                                                                         db):
+    data = tmp_path / "data"
+    env = {"SENTINEL_DATABASE_URL": database_url, "SENTINEL_DATA_DIR": str(data)}
+    for args in (["run", "--once"], ["ingest"], ["feeds", "list"]):
+        result = sentinel(*args, env=env, cwd=tmp_path)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: no feeds file"), result.stderr
+        assert "SENTINEL_FEEDS_FILE" in lines[0] and "SENTINEL_DEMO" in lines[0], lines[0]
+        assert result.stdout == "", result.stdout
+    assert not data.exists(), "nothing may be staged or written without a feeds source"
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM pipeline_run").scalar() == 0
+
+
+def test_feeds_list_in_demo_mode_writes_nothing(tmp_path, database_url, db):
+    data = tmp_path / "data"
+    env = {"SENTINEL_DATABASE_URL": database_url, "SENTINEL_DATA_DIR": str(data)}
+    listed = sentinel("feeds", "list", "--demo", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("4 feeds in the bundled sample feeds (demo):"), listed.stdout
+    assert not (data / "sample-feeds").exists(), "a read-only command staged the samples"
+
+
+def test_an_idle_run_does_not_load_the_model(tmp_path, database_url, db):
+    """The second run finds nothing to classify: classify is skipped without loading the model,
+    shown by the loader's own log line (-v) and by deleting the model before that run."""
+    from sentinel.classify.testing import write_tiny_multitask
+
+    model = write_tiny_multitask(tmp_path / "model")
+    env = {"SENTINEL_DATABASE_URL": database_url, "SENTINEL_DATA_DIR": str(tmp_path / "data"),
+           "SENTINEL_MODEL_DIR": str(model), "SENTINEL_THREADS": "1"}
+    now = "2026-11-29T12:00Z"  # both runs see the same staged samples
+    first = sentinel("-v", "run", "--once", "--demo", "--now", now, env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "classify: ok" in first.stdout and "classifier name=tiny" in first.stderr
+
+    shutil.rmtree(model)  # loading it now would be an error
+    idle = sentinel("-v", "run", "--once", "--demo", "--now", now, env=env, cwd=tmp_path)
+    assert idle.returncode == 0, idle.stderr
+    assert "ingest: ok" in idle.stdout and " new=0 " in idle.stdout, idle.stdout
+    assert "classify: skipped (nothing to classify" in idle.stdout, idle.stdout
+    assert "classifier name=" not in idle.stderr, idle.stderr
+    with db.connect() as conn:
+        runs = conn.exec_driver_sql("SELECT stage, status FROM pipeline_run WHERE stage = "
+                                    "'classify' ORDER BY id").all()
+    assert [tuple(r) for r in runs] == [("classify", "ok"), ("classify", "skipped")]

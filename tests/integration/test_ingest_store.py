@@ -205,7 +205,9 @@ def test_items_add_up(db, server):
         4, 2, 1, 1)
 
 
-def test_the_stage_on_the_bundled_samples_prints_its_summary_and_is_idempotent(db, settings):
+def test_the_stage_on_the_bundled_samples_prints_its_summary_and_is_idempotent(db,
+                                                                             demo_settings):
+    settings = demo_settings
     first = run_ingest(db, settings)
     line = first.line()
     assert re.match(r"ingest: ok feeds=4 fetched=4 not_modified=0 failed=0 items=\d+ "
@@ -215,9 +217,10 @@ def test_the_stage_on_the_bundled_samples_prints_its_summary_and_is_idempotent(d
     assert second.counts["new"] == 0 and second.counts["duplicates"] == first.counts["new"]
 
 
-def test_feedparser_for_every_feed_stores_the_same_articles(db, settings):
+def test_feedparser_for_every_feed_stores_the_same_articles(db, demo_settings):
     """SENTINEL_FAST_PARSE=false reaches the stage, and the bundled samples (which the fast path
     reads) end up stored exactly as feedparser reads them."""
+    settings = demo_settings
     now = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
     volatile = {"id", "fetched_at", "updated_at"}
 
@@ -243,7 +246,8 @@ def test_feedparser_for_every_feed_stores_the_same_articles(db, settings):
     assert len(fast) >= 150 and stored() == fast
 
 
-def test_the_bundled_samples_bring_their_own_watchlist(db, settings, tmp_path):
+def test_the_bundled_samples_bring_their_own_watchlist(db, demo_settings, tmp_path):
+    settings = demo_settings
     run_ingest(db, settings)
     by_title = {a["title"]: a["tickers"] for a in articles(db)}
     assert by_title["Justice Department opens criminal probe into Halvorsen Pharmaceuticals"] == [

@@ -73,7 +73,8 @@ def demo_report(engine, database_url: str, tmp_path) -> Any:
     from sentinel.pipeline import run_detect, run_ingest, run_notify
     from sentinel.settings import Settings
 
-    settings = Settings(_env_file=None, database_url=database_url, data_dir=tmp_path / "data")
+    settings = Settings(_env_file=None, database_url=database_url, data_dir=tmp_path / "data",
+                        demo=True)
     now = datetime.now(UTC)
     assert run_ingest(engine, settings, now=now).status == "ok"
     classify_by_keywords(engine)
