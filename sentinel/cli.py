@@ -8,7 +8,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import typer
 
@@ -68,6 +68,18 @@ def finish(results: list[Any]) -> None:
         raise typer.Exit(1)
     if any(r.status == "partial" for r in results):
         raise typer.Exit(EXIT_PARTIAL)
+
+
+@overload
+def parse_time(value: str) -> datetime: ...
+
+
+@overload
+def parse_time(value: None) -> None: ...
+
+
+@overload
+def parse_time(value: str | None) -> datetime | None: ...
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -391,13 +403,14 @@ def train_command(
 
     files = {t: f for t, f in (("sentiment", sentiment), ("topic", topic)) if f}
     valid = {t: f for t, f in (("sentiment", sentiment_valid), ("topic", topic_valid)) if f}
-    names = {t: parse_label_names(v) for t, v in (("sentiment", sentiment_label_names),
-                                                  ("topic", topic_label_names)) if v}
+    names = {t: parsed for t, v in (("sentiment", sentiment_label_names),
+                                    ("topic", topic_label_names))
+             if (parsed := parse_label_names(v))}
     result = train(
         files, out, base_model=base or default_base_model(), valid_files=valid or None,
         dev_fraction=dev_fraction, name=name, epochs=epochs, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_length=max_length,
-        class_weighting=class_weighting, task_weights=task_weights,  # type: ignore[arg-type]
+        class_weighting=class_weighting, task_weights=task_weights,
         patience=patience, seed=seed, threads=threads, mixed_precision=mixed_precision,  # type: ignore[arg-type]
         max_steps=max_steps, limit=parse_limit(limit), text_col=text_col, label_col=label_col,
         label_names=names, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),
@@ -492,7 +505,7 @@ def spikes(
         raise SentinelError(f"{csv}: expected ISO 8601 times in {time_col!r} and numbers in "
                             f"{value_col!r}: {exc}") from None
     settings = get_settings()
-    overrides = {k: v for k, v in (("false_alerts_per_week", false_alerts_per_week),
+    overrides: dict[str, Any] = {k: v for k, v in (("false_alerts_per_week", false_alerts_per_week),
                                    ("min_count", min_count)) if v is not None}
     try:
         series = detect_series(times, values, totals=totals, params=detect_params(settings),

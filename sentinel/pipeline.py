@@ -132,12 +132,12 @@ def recorded_run(
     then ok / partial / skipped / failed. Rows of dead runs are marked abandoned first."""
     with engine.begin() as conn:
         abandoned = abandon_stale_runs(conn, lease_s)
-        run_id = conn.scalar(
+        run_id = conn.execute(
             sa.insert(PipelineRun)
             .values(stage=stage, status="running", interval_start=interval[0],
                     interval_end=interval[1], heartbeat_at=sa.func.now())
             .returning(PipelineRun.id)
-        )
+        ).scalar_one()
     if abandoned:
         log.warning("marked %d pipeline runs abandoned (their lease of %gs ran out)", abandoned,
                     lease_s)

@@ -308,7 +308,7 @@ def allowed_values(name: str) -> str:
         return "a list separated by ',' (':' for paths) or a JSON list"
     if get_origin(kind) is dict:
         return 'a JSON object such as {"0": "negative", "1": "neutral", "2": "positive"}'
-    noun = {int: "an integer", float: "a number"}.get(kind)  # type: ignore[call-overload]
+    noun = "an integer" if kind is int else "a number" if kind is float else None
     if noun is None:
         return "a valid value"
     low = f"from {bounds['ge']}" if "ge" in bounds else (

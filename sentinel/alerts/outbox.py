@@ -131,7 +131,7 @@ def deliver_pending(engine: Engine, transport: Any, *, now: datetime, max_attemp
                     backoff_s: float) -> dict[str, int]:
     """Send every due delivery once; returns counts by outcome."""
     counts = {"sent": 0, "reconciled": 0, "failed": 0, "unknown": 0, "dead": 0, "waiting": 0}
-    record = {"now": now, "max_attempts": max_attempts, "backoff_s": backoff_s}
+    record: dict[str, Any] = {"now": now, "max_attempts": max_attempts, "backoff_s": backoff_s}
     with engine.connect() as lock:
         if not lock.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": NOTIFY_LOCK}):
             return {**counts, "busy": 1}
@@ -143,7 +143,7 @@ def deliver_pending(engine: Engine, transport: Any, *, now: datetime, max_attemp
                 with engine.connect() as conn:
                     row = conn.execute(sa.text("SELECT * FROM alert_delivery WHERE id = :i"),
                                        {"i": delivery_id}).first()
-                    if row.status not in OPEN:
+                    if row is None or row.status not in OPEN:
                         continue
                     if _waits_for_earlier(conn, row):
                         counts["waiting"] += 1

@@ -197,7 +197,9 @@ class BotTransport:
 
         self.channel = channel
         self.label = f"slack-bot:{channel}"
-        self.client = WebClient(token=token, base_url=base_url, timeout=timeout,
+        # slack_sdk annotates timeout as int, but hands it to urllib, which takes seconds as float
+        self.client = WebClient(token=token, base_url=base_url,
+                                timeout=timeout,  # type: ignore[arg-type]
                                 retry_handlers=[])
 
     def send(self, delivery_id: int, payload: dict[str, Any], thread: tuple[str, str] | None
@@ -229,7 +231,7 @@ class BotTransport:
                     and (meta.get("event_payload") or {}).get("delivery_id") == delivery_id)
 
         since = f"{oldest.timestamp():.6f}"
-        calls = [("conversations_history", {})]
+        calls: list[tuple[str, dict[str, str]]] = [("conversations_history", {})]
         if thread_ts:
             calls.append(("conversations_replies", {"ts": thread_ts}))
         for method, extra in calls:
@@ -256,7 +258,9 @@ class WebhookTransport:
     def __init__(self, url: str, timeout: float):
         from slack_sdk.webhook import WebhookClient
 
-        self.client = WebhookClient(url, timeout=timeout, retry_handlers=[])
+        # slack_sdk annotates timeout as int, but hands it to urllib, which takes seconds as float
+        self.client = WebhookClient(url, timeout=timeout,  # type: ignore[arg-type]
+                                    retry_handlers=[])
 
     def post_text(self, text: str) -> None:
         """Post a plain text to the webhook's channel; raises unless Slack answers 200."""

@@ -87,7 +87,8 @@ def detect_alerts(engine: Engine, settings: Settings, *, now: datetime | None = 
     config = alert_config(settings)
     with engine.begin() as conn:
         model_id = _lock_active_model(conn)
-        counts = rollup.update_rollups(conn, model_id, config.bucket_minutes)
+        counts: dict[str, float] = {
+            **rollup.update_rollups(conn, model_id, config.bucket_minutes)}
         counts.update(run_lifecycle(conn, model_id, config, now))
     return counts
 
@@ -121,7 +122,7 @@ def _print(text: str) -> None:
 def make_transport(settings: Settings, echo: Callable[[str], None] = _print) -> Any:
     """Slack bot, Slack webhook, or the terminal (``log``) when Slack is not configured."""
     channel_label(settings)  # validates the combination
-    if settings.slack_bot_token:
+    if settings.slack_bot_token and settings.slack_channel:
         return BotTransport(settings.slack_bot_token.get_secret_value(), settings.slack_channel,
                             settings.slack_base_url, settings.slack_timeout_s)
     if settings.slack_webhook_url:

@@ -15,12 +15,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentinel.classify.labels import SENTIMENT, SENTIMENT_LABELS, TOPIC
 from sentinel.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported only where a model is loaded
+    from sentinel.classify.model import TaskModel
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ class Classifier:
         out: list[Prediction] = []
         for i in range(len(texts)):
             fields: dict[str, Any] = {}
-            if sentiment is not None:
+            if sentiment is not None and s_labels is not None:
                 row = sentiment[i]
                 fields.update(
                     sentiment=s_labels[int(row.argmax())],
@@ -84,7 +87,7 @@ class Classifier:
                     p_neutral=float(row[s_index["neutral"]]),
                     p_positive=float(row[s_index["positive"]]),
                 )
-            if topic is not None:
+            if topic is not None and t_labels is not None:
                 row = topic[i]
                 best = int(row.argmax())
                 fields.update(topic=t_labels[best], topic_prob=float(row[best]))
@@ -139,7 +142,7 @@ def load_classifier(
     chosen_device = choose_device(device)
     chosen_precision = choose_precision(chosen_device, precision)
     budget = token_budget or TOKEN_BUDGETS.get(chosen_device, 8192)
-    parts: list[tuple[Any, Any, dict[str, Any], tuple[str, ...], str]] = []
+    parts: list[tuple[TaskModel, Any, dict[str, Any], tuple[str, ...], str]] = []
     external = {SENTIMENT: (sentiment_model, sentiment_labels), TOPIC: (topic_model, topic_labels)}
     own_tasks = tuple(t for t, (m, _) in external.items() if not m)
     if model_dir is None and len(own_tasks) == len(external):
@@ -156,17 +159,18 @@ def load_classifier(
             parts.append((model, tokenizer, meta, serves, str(model_dir)))
     for task, (source, labels) in external.items():
         if source:
-            model, tokenizer, meta = load_external(source, task, labels)
-            parts.append((model, tokenizer, meta, (task,), str(source)))
+            external_model, tokenizer, meta = load_external(source, task, labels)
+            parts.append((external_model, tokenizer, meta, (task,), str(source)))
     if not parts:
         raise ConfigError(f"model {model_dir} answers none of the configured tasks")
 
     runners = []
     tasks: dict[str, list[str]] = {}
-    for model, tokenizer, meta, serves, _ in parts:
-        limit = int(meta.get("max_length") or getattr(tokenizer, "model_max_length", max_length))
+    for part_model, tokenizer, meta, serves, _ in parts:
+        trained_length = meta.get("max_length") or getattr(tokenizer, "model_max_length", None)
+        limit = int(trained_length or max_length)
         runner = Runner(
-            model,
+            part_model,
             tokenizer,
             device=chosen_device,
             precision=chosen_precision,

@@ -71,7 +71,7 @@ def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:
         tasks=info["tasks"],
         metrics=info["metrics"],
     )
-    model_id = conn.scalar(
+    model_id = conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[Model.name, Model.version],
             set_={
@@ -80,7 +80,7 @@ def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:
                 "metrics": stmt.excluded.metrics,
             },
         ).returning(Model.id)
-    )
+    ).scalar_one()
     if activate:
         conn.execute(
             sa.update(Model).where(Model.active, Model.id != model_id).values(active=False)

@@ -9,8 +9,10 @@ epoch by mean dev macro-F1 is kept and training stops early when it stops improv
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import operator
 import random
 import time
 from collections import Counter
@@ -349,7 +351,8 @@ def train(
             param.requires_grad_(False)
         for param in getattr(model.encoder, "embeddings", nn_empty()).parameters():
             param.requires_grad_(False)
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for param in (p for p in model.parameters() if p.requires_grad):
         (no_decay if param.ndim < 2 else decay).append(param)
     optimiser = torch.optim.AdamW(
@@ -401,7 +404,7 @@ def train(
                 targets[task_names[ti]][j] = label
             with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(ids, mask)
-            loss = sum(
+            loss = functools.reduce(operator.add, [
                 task_weight[t]
                 * torch.nn.functional.cross_entropy(
                     logits[t].float(),
@@ -411,7 +414,7 @@ def train(
                     reduction="sum",
                 )
                 for t in task_names
-            ) / len(batch)
+            ]) / len(batch)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

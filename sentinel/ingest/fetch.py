@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import httpx
-from tenacity import Retrying, stop_after_attempt
+from tenacity import RetryCallState, Retrying, stop_after_attempt
 
 from sentinel.ingest.transport import (
     AddressPolicy,
@@ -194,10 +194,11 @@ def fetch_once(client: httpx.Client, url: str, etag: str | None, last_modified: 
                 chunks.append(chunk)
             body = b"".join(chunks)
             if body[:2] == b"\x1f\x8b":
-                body = _gunzip_capped(body, cap)
-                if body is None:
+                unzipped = _gunzip_capped(body, cap)
+                if unzipped is None:
                     result.error = f"body larger than the {cap}-byte cap (after gunzip)"
                     return result
+                body = unzipped
             result.body = body
             return result
     except AttemptDeadline:
@@ -234,6 +235,13 @@ def _wait(options: FetchOptions) -> Callable:
     return wait
 
 
+def _attempted(state: RetryCallState) -> FetchResult:
+    """The result of the attempt just made (fetch_once returns every failure as a result;
+    anything it raises is a bug and is re-raised here)."""
+    assert state.outcome is not None
+    return state.outcome.result()
+
+
 def _stop(options: FetchOptions) -> Callable:
     attempts = stop_after_attempt(options.attempts)
 
@@ -258,15 +266,17 @@ def fetch_feed(client: httpx.Client, url: str, *, etag: str | None = None,
                                       "feeds must be http(s)")
     retrying = Retrying(
         stop=_stop(options), wait=_wait(options), sleep=sleep, reraise=True,
-        retry=lambda state: not state.outcome.failed and state.outcome.result().retryable,
-        retry_error_callback=lambda state: state.outcome.result(),
+        retry=lambda state: (state.outcome is not None and not state.outcome.failed
+                             and _attempted(state).retryable),
+        retry_error_callback=_attempted,
     )
     result = retrying(fetch_once, client, url, etag, last_modified, options)
     result.attempts = retrying.statistics.get("attempt_number", 1)
     if result.error and result.attempts > 1:
         result.error += f" (after {result.attempts} attempts)"
     left = options.time_left()
-    if result.retryable and result.attempts < options.attempts and left is not None and left <= 0:
+    if (result.retryable and result.error and result.attempts < options.attempts
+            and left is not None and left <= 0):
         result.error += "; the ingest stage's deadline left no time for another attempt"
     if result.retry_after is not None and result.retry_after > options.retry_after_cap_s:
         result.error = (f"{result.error}; Retry-After {result.retry_after:g}s is longer than the "
