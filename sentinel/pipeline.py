@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel.db.models import PipelineRun
-from sentinel.errors import SentinelError
+from sentinel.errors import SentinelError, StageSkipped
 from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,6 @@ class StageResult:
         if self.message:
             text += f" ({self.message})"
         return text
-
-
-class StageSkipped(SentinelError):
-    """Raised inside a stage that cannot run yet; recorded as 'skipped' with the reason."""
 
 
 def abandoned_reason(last_beat: datetime, lease_s: float) -> str:

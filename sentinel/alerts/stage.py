@@ -21,7 +21,7 @@ from sentinel.alerts.outbox import deliver_pending
 from sentinel.alerts.slack import BotTransport, LogTransport, WebhookTransport
 from sentinel.alerts.states import Rules
 from sentinel.detect import DetectParams
-from sentinel.errors import ConfigError
+from sentinel.errors import ConfigError, StageSkipped
 from sentinel.progress import track
 from sentinel.settings import Settings
 
@@ -75,8 +75,6 @@ def _lock_active_model(conn: sa.Connection) -> int:
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": DETECT_LOCK})
     model_id = rollup.active_model_id(conn)
     if model_id is None:
-        from sentinel.pipeline import StageSkipped
-
         raise StageSkipped("no active model yet: nothing is classified (run the classify stage)")
     return model_id
 

@@ -489,7 +489,7 @@ def train(
     model.eval()
     calibration: dict[str, Any] = {}
     if calibrate and dev_sets:
-        from sentinel.classify.calibrate import fit_on_texts
+        from sentinel.classify.evaluate import fit_on_texts
 
         calibration = fit_on_texts(model, tokenizer, dev_sets, prepare=prepare,
                                    max_length=max_length)
@@ -593,15 +593,12 @@ def apply_weak_labels(
     return counts
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m sentinel.classify.train``: ``sentinel -v train`` under the module's name."""
+if __name__ == "__main__":
+    # ``python -m sentinel.classify.train``: ``sentinel -v train`` under the module's name. The
+    # CLI is imported only here, where this file runs as __main__: importing the module never
+    # imports the CLI, which imports it.
     import sys
 
     from sentinel.cli import app
 
-    args = sys.argv[1:] if argv is None else list(argv)
-    app(["-v", "train", *args], prog_name="python -m sentinel.classify.train")
-
-
-if __name__ == "__main__":
-    main()
+    app(["-v", "train", *sys.argv[1:]], prog_name="python -m sentinel.classify.train")
