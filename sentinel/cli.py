@@ -438,7 +438,7 @@ def evaluate_command(
     json_out: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
     precision: Annotated[str, typer.Option(help="fp32 (reference), bf16, int8 or auto.")] = "fp32",
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
 ) -> None:
     """Accuracy, macro-F1, ECE, per-class P/R/F1 and confusion matrix of one task on a file."""
     from sentinel.classify.classifier import load_classifier
@@ -473,9 +473,11 @@ def spikes(
     total_col: Annotated[str | None, typer.Option(help="Optional totals column: also judge the "
                                                   "value's share of it.")] = None,
     false_alerts_per_week: Annotated[float | None, typer.Option(
-        min=1e-6, help="False-alarm budget (default: SENTINEL_FALSE_ALERTS_PER_WEEK).")] = None,
-    min_count: Annotated[float | None, typer.Option(help="Smallest value that can be a spike "
-                                                    "(default: SENTINEL_MIN_NEGATIVE).")] = None,
+        min=1e-6, max=100, help="False-alarm budget (default: SENTINEL_FALSE_ALERTS_PER_WEEK)."
+    )] = None,
+    min_count: Annotated[float | None, typer.Option(
+        min=0, help="Smallest value that can be a spike (default: SENTINEL_MIN_NEGATIVE).")
+    ] = None,
 ) -> None:
     """Replay any time series through the detector and the alert lifecycle (bucket size
     inferred from the data): one line per alert, as the pipeline would raise them."""
