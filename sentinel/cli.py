@@ -399,24 +399,25 @@ def train_command(
 ) -> None:
     """Fine-tune one encoder with a sentiment head and a topic head on labelled files."""
     from sentinel.classify.labels import parse_label_names
-    from sentinel.classify.train import default_base_model, parse_limit, train
+    from sentinel.classify.train import TrainConfig, train
 
-    files = {t: f for t, f in (("sentiment", sentiment), ("topic", topic)) if f}
-    valid = {t: f for t, f in (("sentiment", sentiment_valid), ("topic", topic_valid)) if f}
-    names = {t: parsed for t, v in (("sentiment", sentiment_label_names),
-                                    ("topic", topic_label_names))
-             if (parsed := parse_label_names(v))}
-    result = train(
-        files, out, base_model=base or default_base_model(), valid_files=valid or None,
-        dev_fraction=dev_fraction, name=name, epochs=epochs, batch_size=batch_size, lr=lr,
-        weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_length=max_length,
-        class_weighting=class_weighting, task_weights=task_weights,
-        patience=patience, seed=seed, threads=threads, mixed_precision=mixed_precision,  # type: ignore[arg-type]
-        max_steps=max_steps, limit=parse_limit(limit), text_col=text_col, label_col=label_col,
-        label_names=names, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),
-        weak_labels=weak_labels, text_prep=text_prep, init_model=init, calibrate=calibrate,
-        freeze_embeddings=freeze_embeddings,
-    )
+    def per_task(for_sentiment: Any, for_topic: Any) -> dict[str, Any]:
+        return {t: v for t, v in (("sentiment", for_sentiment), ("topic", for_topic)) if v}
+
+    # every value is checked here (ranges, choices), before a file or model is read
+    config = TrainConfig.build(
+        train_files=per_task(sentiment, topic), valid_files=per_task(sentiment_valid, topic_valid),
+        label_names={t: parse_label_names(v) for t, v in
+                     per_task(sentiment_label_names, topic_label_names).items()},
+        output_dir=out, base_model=base, init_model=init, name=name, dev_fraction=dev_fraction,
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        warmup_ratio=warmup_ratio, max_length=max_length, class_weighting=class_weighting,
+        task_weights=task_weights, patience=patience, seed=seed, threads=threads,
+        mixed_precision=mixed_precision, max_steps=max_steps, limit=limit, text_col=text_col,
+        label_col=label_col, checkpoint_dir=checkpoint_dir, weak_labels=weak_labels,
+        text_prep=text_prep, calibrate=calibrate, freeze_embeddings=freeze_embeddings,
+        progress=sys.stderr.isatty())
+    result = train(config)
     dev = " ".join(f"{t}_macro_f1={m['macro_f1']:.4f}" for t, m in result.dev_metrics.items())
     typer.echo(f"model={result.meta['name']} version={result.meta['version']} out={out} "
                f"best_epoch={result.best_epoch} seconds={result.seconds:.0f} {dev}".rstrip())

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
@@ -292,9 +292,10 @@ def load_settings(**values: Any) -> Settings:
                           "SENTINEL_ variables in the environment and .env") from None
 
 
-def allowed_values(name: str) -> str:
-    """What a setting accepts, in words: "an integer from 1 to 256", "one of cpu, cuda"."""
-    field = Settings.model_fields[name]
+def allowed_values(name: str, model: type[BaseModel] = Settings) -> str:
+    """What a setting (or another model's field) accepts, in words: "an integer from 1 to
+    256", "one of cpu, cuda"."""
+    field = model.model_fields[name]
     bounds = {kind: getattr(m, kind) for m in field.metadata for kind in ("ge", "gt", "le", "lt")
               if hasattr(m, kind)}
     kind = field.annotation
@@ -314,9 +315,10 @@ def allowed_values(name: str) -> str:
     low = f"from {bounds['ge']}" if "ge" in bounds else (
         f"greater than {bounds['gt']}" if "gt" in bounds else "")
     high = f"to {bounds['le']}" if "le" in bounds and "ge" in bounds else (
-        f"at most {bounds['le']}" if "le" in bounds else "")
-    return " ".join(p for p in (noun, low, "and" if low and high and "ge" not in bounds else "",
-                                high) if p)
+        f"at most {bounds['le']}" if "le" in bounds else (
+            f"below {bounds['lt']}" if "lt" in bounds else ""))
+    return " ".join(p for p in (noun, low, "and" if low and high and not high.startswith("to ")
+                                else "", high) if p)
 
 
 def describe_errors(exc: ValidationError) -> str:
