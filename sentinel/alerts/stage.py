@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -117,7 +116,8 @@ def _print(text: str) -> None:
     sys.stdout.flush()
 
 
-def make_transport(settings: Settings, echo: Callable[[str], None] = _print) -> Any:
+def make_transport(settings: Settings, echo: Callable[[str], None] = _print
+                   ) -> BotTransport | WebhookTransport | LogTransport:
     """Slack bot, Slack webhook, or the terminal (``log``) when Slack is not configured."""
     channel_label(settings)  # validates the combination
     if settings.slack_bot_token and settings.slack_channel:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -38,6 +38,26 @@ class Prediction:
     p_positive: float | None = None
     topic: str | None = None
     topic_prob: float | None = None
+
+
+class TextClassifier(Protocol):
+    """What the classify stage needs of a classifier: a verdict per text, what it reads and the
+    identity recorded in the ``model`` table. :class:`Classifier` is the real one."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def precision(self) -> str: ...
+    @property
+    def languages(self) -> tuple[str, ...]: ...  # ISO 639-1 codes it reads
+
+    def classify(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+    def describe(self) -> dict[str, Any]: ...  # the ``model`` row: name, version, source, ...
 
 
 @dataclass

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
-from sentinel.classify.classifier import Prediction
+from sentinel.classify.classifier import Classifier, Prediction, TextClassifier
 from sentinel.db.models import Article, Classification, Model
 from sentinel.ingest.language import reads_language
 from sentinel.progress import Progress, track
@@ -29,7 +29,7 @@ from sentinel.progress import Progress, track
 log = logging.getLogger(__name__)
 PREDICTION_COLUMNS = tuple(f.name for f in fields(Prediction))  # named as in classification
 
-_CACHE: dict[tuple, Any] = {}
+_CACHE: dict[tuple[str, ...], Classifier] = {}
 
 
 def article_text(title: str, summary: str | None) -> str:
@@ -45,7 +45,7 @@ CLASSIFIER_FIELDS = ("model_dir", "sentiment_model", "sentiment_labels", "topic_
                      "topic_labels", "device", "precision", "threads", "token_budget", "max_length")
 
 
-def get_classifier(settings: Any, model_dir: str | Path | None = None) -> Any:
+def get_classifier(settings: Any, model_dir: str | Path | None = None) -> Classifier:
     """The classifier ``settings`` describe, loaded once per process. ``model_dir`` (a backfill
     with another model version) answers both tasks, whatever external models are configured."""
     from sentinel.classify.classifier import load_classifier_from_settings
@@ -60,7 +60,7 @@ def get_classifier(settings: Any, model_dir: str | Path | None = None) -> Any:
     return _CACHE[key]
 
 
-def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:
+def register_model(conn: Connection, classifier: TextClassifier, *, activate: bool) -> int:
     """Insert (or refresh) the ``model`` row for this name + version; optionally make it the
     active model (the one whose classifications are current). Returns its id."""
     info = classifier.describe()
@@ -90,7 +90,8 @@ def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:
 
 
 def classify_pending(
-    engine: Engine, settings: Any, *, classifier: Any = None, limit: int | None = None
+    engine: Engine, settings: Any, *, classifier: TextClassifier | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Classify what the active model has not classified yet (or classified for older text)."""
     classifier = classifier or get_classifier(settings)
@@ -112,7 +113,7 @@ def reclassify_range(
     model: str | Path | None,
     since: datetime,
     until: datetime,
-    classifier: Any = None,
+    classifier: TextClassifier | None = None,
 ) -> dict[str, Any]:
     """Classify every article published in [since, until) with ``model`` (a model directory;
     None: the configured one), replacing that model version's earlier verdicts only."""
@@ -140,7 +141,7 @@ def _track(engine: Engine, where: Any, join_on: Any, *, limit: int | None,
 
 def _classify_chunks(
     engine: Engine,
-    classifier: Any,
+    classifier: TextClassifier,
     model_id: int,
     where: Any,
     join_on: Any,
