@@ -486,9 +486,9 @@ def spikes(
 
     import pandas as pd
 
-    from sentinel.alerts.stage import alert_rules, detect_params
     from sentinel.alerts.states import replay
     from sentinel.detect import detect_series
+    from sentinel.options import alert_rules, detect_params
     from sentinel.settings import get_settings
 
     try:

@@ -197,12 +197,13 @@ def run_classify(engine: Engine, settings: Settings, *, now: datetime | None = N
     """Classify every article that has no current classification for the active model."""
     with recorded_run(engine, "classify", (None, now), lease_s=settings.run_lease_s) as result:
         from sentinel.classify.stage import classify_pending
+        from sentinel.options import classify_options
 
         shipped = Settings.model_fields["model_dir"].get_default(call_default_factory=True)
         if settings.model_dir == shipped and not shipped.is_dir():
             raise StageSkipped(f"the shipped model is not in this checkout ({shipped}); "
                                "train it with `sentinel train` (see models/README)")
-        result.counts = classify_pending(engine, settings)
+        result.counts = classify_pending(engine, classify_options(settings))
     return result
 
 
@@ -210,8 +211,9 @@ def run_detect(engine: Engine, settings: Settings, *, now: datetime | None = Non
     """Update the rollups and open, keep or resolve alerts for the interval ending at ``now``."""
     with recorded_run(engine, "detect", (None, now), lease_s=settings.run_lease_s) as result:
         from sentinel.alerts.stage import detect_alerts
+        from sentinel.options import alert_config
 
-        result.counts = detect_alerts(engine, settings, now=now)
+        result.counts = detect_alerts(engine, alert_config(settings), now=now)
     return result
 
 
@@ -219,8 +221,10 @@ def run_notify(engine: Engine, settings: Settings, *, now: datetime | None = Non
     """Send pending alert notifications (Slack, or printed when Slack is not configured)."""
     with recorded_run(engine, "notify", (None, now), lease_s=settings.run_lease_s) as result:
         from sentinel.alerts.stage import deliver_notifications
+        from sentinel.options import delivery_options, make_transport
 
-        result.counts = deliver_notifications(engine, settings, now=now)
+        result.counts = deliver_notifications(engine, make_transport(settings),
+                                              delivery_options(settings), now=now)
     return result
 
 
@@ -238,8 +242,10 @@ def run_reclassify(engine: Engine, settings: Settings, *, since: datetime, until
     with recorded_run(engine, "reclassify", (since, until),
                       lease_s=settings.run_lease_s) as result:
         from sentinel.classify.stage import reclassify_range
+        from sentinel.options import classify_options
 
-        result.counts = reclassify_range(engine, settings, model=model, since=since, until=until)
+        result.counts = reclassify_range(engine, classify_options(settings), model=model,
+                                         since=since, until=until)
     return result
 
 
@@ -252,7 +258,8 @@ def run_reaggregate(engine: Engine, settings: Settings, *, since: datetime,
                       lease_s=settings.run_lease_s) as result:
         from sentinel.alerts.stage import rebuild_rollups
 
-        result.counts = rebuild_rollups(engine, settings, since=since, until=until)
+        result.counts = rebuild_rollups(engine, settings.bucket_minutes, since=since,
+                                        until=until)
     return result
 
 

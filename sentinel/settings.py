@@ -16,11 +16,12 @@ from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from sentinel.errors import ConfigError
+from sentinel.ranges import accepted_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -292,33 +293,17 @@ def load_settings(**values: Any) -> Settings:
                           "SENTINEL_ variables in the environment and .env") from None
 
 
-def allowed_values(name: str, model: type[BaseModel] = Settings) -> str:
-    """What a setting (or another model's field) accepts, in words: "an integer from 1 to
-    256", "one of cpu, cuda"."""
-    field = model.model_fields[name]
-    bounds = {kind: getattr(m, kind) for m in field.metadata for kind in ("ge", "gt", "le", "lt")
-              if hasattr(m, kind)}
-    kind = field.annotation
-    if get_origin(kind) in (Union, UnionType):  # X | None: describe X
-        kind = next(a for a in get_args(kind) if a is not type(None))
-    if get_origin(kind) is Literal:
-        return "one of " + ", ".join(map(str, get_args(kind)))
-    if kind is bool:
-        return "true or false"
-    if get_origin(kind) is list:
+def allowed_values(name: str) -> str:
+    """What a setting accepts, in words: "an integer from 1 to 256", "one of cpu, cuda"."""
+    field = Settings.model_fields[name]
+    origin = get_origin(field.annotation)
+    if origin in (Union, UnionType):  # X | None: describe X
+        origin = get_origin(next(a for a in get_args(field.annotation) if a is not type(None)))
+    if origin is list:
         return "a list separated by ',' (':' for paths) or a JSON list"
-    if get_origin(kind) is dict:
+    if origin is dict:
         return 'a JSON object such as {"0": "negative", "1": "neutral", "2": "positive"}'
-    noun = "an integer" if kind is int else "a number" if kind is float else None
-    if noun is None:
-        return "a valid value"
-    low = f"from {bounds['ge']}" if "ge" in bounds else (
-        f"greater than {bounds['gt']}" if "gt" in bounds else "")
-    high = f"to {bounds['le']}" if "le" in bounds and "ge" in bounds else (
-        f"at most {bounds['le']}" if "le" in bounds else (
-            f"below {bounds['lt']}" if "lt" in bounds else ""))
-    return " ".join(p for p in (noun, low, "and" if low and high and not high.startswith("to ")
-                                else "", high) if p)
+    return accepted_values(field) or "a valid value"
 
 
 def describe_errors(exc: ValidationError) -> str:

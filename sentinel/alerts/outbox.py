@@ -17,6 +17,7 @@ resolution is never posted before (or unthreaded from) the alert it resolves.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,12 @@ NOTIFY_LOCK = 0x5E47_0B0C
 MAX_BACKOFF = timedelta(hours=1)
 SEARCH_MARGIN = timedelta(minutes=5)  # clock skew allowance when searching the history
 OPEN = ("pending", "failed", "in_flight")
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    max_attempts: int = 12  # attempts per notification before it is marked dead
+    backoff_s: float = 60.0  # first retry delay; doubles per attempt up to MAX_BACKOFF
 
 
 def backoff(attempts: int, base_s: float, retry_after: float | None = None) -> timedelta:

@@ -12,14 +12,14 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from sentinel.classify.labels import SENTIMENT, SENTIMENT_LABELS, TOPIC
+from sentinel.classify.labels import SENTIMENT, SENTIMENT_LABELS, TOPIC, LabelMap
 from sentinel.errors import ConfigError
 
 if TYPE_CHECKING:  # torch is imported only where a model is loaded
@@ -129,9 +129,9 @@ def load_classifier(
     model_dir: str | Path | None,
     *,
     sentiment_model: str | Path | None = None,
-    sentiment_labels: Mapping[int | str, str] | None = None,
+    sentiment_labels: LabelMap | None = None,
     topic_model: str | Path | None = None,
-    topic_labels: Mapping[int | str, str] | None = None,
+    topic_labels: LabelMap | None = None,
     device: str = "auto",
     precision: str = "auto",
     threads: int | None = None,
@@ -246,17 +246,37 @@ def load_classifier(
     return classifier
 
 
-def load_classifier_from_settings(settings: Any) -> Classifier:
-    """The entry-point helper: the classifier ``Settings`` describe."""
-    return load_classifier(
-        settings.model_dir,
-        sentiment_model=settings.sentiment_model,
-        sentiment_labels=settings.sentiment_labels,
-        topic_model=settings.topic_model,
-        topic_labels=settings.topic_labels,
-        device=settings.device,
-        precision=settings.precision,
-        threads=settings.threads,
-        token_budget=settings.token_budget,
-        max_length=settings.max_length,
-    )
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """Which models answer which task and how they run: :func:`load_classifier`'s arguments
+    (``sentinel.options.classifier_spec`` reads them from the settings)."""
+
+    model_dir: str | Path | None
+    sentiment_model: str | Path | None = None
+    sentiment_labels: LabelMap | None = None
+    topic_model: str | Path | None = None
+    topic_labels: LabelMap | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    threads: int | None = None
+    token_budget: int | None = None
+    max_length: int = 128
+
+    def only(self, model_dir: str | Path) -> ClassifierSpec:
+        """The same runtime with ``model_dir`` answering both tasks (no external models)."""
+        return replace(self, model_dir=Path(model_dir), sentiment_model=None,
+                       sentiment_labels=None, topic_model=None, topic_labels=None)
+
+    def load(self) -> Classifier:
+        return load_classifier(
+            self.model_dir,
+            sentiment_model=self.sentiment_model,
+            sentiment_labels=self.sentiment_labels,
+            topic_model=self.topic_model,
+            topic_labels=self.topic_labels,
+            device=self.device,
+            precision=self.precision,
+            threads=self.threads,
+            token_budget=self.token_budget,
+            max_length=self.max_length,
+        )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from sentinel.classify.labels import TASK_LABELS, explicit_label_map
+from sentinel.classify.labels import TASK_LABELS, LabelMap, explicit_label_map
 from sentinel.errors import SentinelError
 
 if TYPE_CHECKING:
@@ -286,7 +286,7 @@ def load_multitask(model_dir: str | Path) -> tuple[MultiTaskModel, Any, dict[str
 
 
 def load_external(
-    source: str | Path, task: str, label_map: Mapping[int | str, str] | None
+    source: str | Path, task: str, label_map: LabelMap | None
 ) -> tuple[ExternalTaskModel, Any, dict[str, Any]]:
     """Load any ``AutoModelForSequenceClassification`` checkpoint for ``task``.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
-from sentinel.classify.classifier import Classifier, Prediction, TextClassifier
+from sentinel.classify.classifier import (
+    Classifier,
+    ClassifierSpec,
+    Prediction,
+    TextClassifier,
+)
 from sentinel.db.models import Article, Classification, Model
 from sentinel.ingest.language import reads_language
 from sentinel.progress import Progress, track
@@ -29,7 +34,7 @@ from sentinel.progress import Progress, track
 log = logging.getLogger(__name__)
 PREDICTION_COLUMNS = tuple(f.name for f in fields(Prediction))  # named as in classification
 
-_CACHE: dict[tuple[str, ...], Classifier] = {}
+_CACHE: dict[str, Classifier] = {}
 
 
 def article_text(title: str, summary: str | None) -> str:
@@ -41,22 +46,22 @@ def article_text(title: str, summary: str | None) -> str:
     return f"{title}{joiner}{summary}"
 
 
-CLASSIFIER_FIELDS = ("model_dir", "sentiment_model", "sentiment_labels", "topic_model",
-                     "topic_labels", "device", "precision", "threads", "token_budget", "max_length")
+@dataclass(frozen=True)
+class ClassifyOptions:
+    """What the classify stage is told (``sentinel.options.classify_options``)."""
+
+    classifier: ClassifierSpec
+    chunk: int = 512  # articles classified and committed per transaction
 
 
-def get_classifier(settings: Any, model_dir: str | Path | None = None) -> Classifier:
-    """The classifier ``settings`` describe, loaded once per process. ``model_dir`` (a backfill
+def get_classifier(spec: ClassifierSpec, model_dir: str | Path | None = None) -> Classifier:
+    """The classifier ``spec`` describes, loaded once per process. ``model_dir`` (a backfill
     with another model version) answers both tasks, whatever external models are configured."""
-    from sentinel.classify.classifier import load_classifier_from_settings
-
     if model_dir:
-        settings = settings.model_copy(update={
-            "model_dir": Path(model_dir), "sentiment_model": None, "sentiment_labels": None,
-            "topic_model": None, "topic_labels": None})
-    key = tuple(str(getattr(settings, name)) for name in CLASSIFIER_FIELDS)
+        spec = spec.only(model_dir)
+    key = repr(spec)
     if key not in _CACHE:
-        _CACHE[key] = load_classifier_from_settings(settings)
+        _CACHE[key] = spec.load()
     return _CACHE[key]
 
 
@@ -90,11 +95,11 @@ def register_model(conn: Connection, classifier: TextClassifier, *, activate: bo
 
 
 def classify_pending(
-    engine: Engine, settings: Any, *, classifier: TextClassifier | None = None,
+    engine: Engine, options: ClassifyOptions, *, classifier: TextClassifier | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
     """Classify what the active model has not classified yet (or classified for older text)."""
-    classifier = classifier or get_classifier(settings)
+    classifier = classifier or get_classifier(options.classifier)
     with engine.begin() as conn:
         model_id = register_model(conn, classifier, activate=True)
     mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == model_id)
@@ -102,13 +107,13 @@ def classify_pending(
         Classification.id.is_(None), Classification.content_hash != Article.content_hash
     )
     return _classify_chunks(
-        engine, classifier, model_id, pending, mine, chunk=settings.classify_chunk, limit=limit
+        engine, classifier, model_id, pending, mine, chunk=options.chunk, limit=limit
     )
 
 
 def reclassify_range(
     engine: Engine,
-    settings: Any,
+    options: ClassifyOptions,
     *,
     model: str | Path | None,
     since: datetime,
@@ -117,14 +122,14 @@ def reclassify_range(
 ) -> dict[str, Any]:
     """Classify every article published in [since, until) with ``model`` (a model directory;
     None: the configured one), replacing that model version's earlier verdicts only."""
-    classifier = classifier or get_classifier(settings, model)
+    classifier = classifier or get_classifier(options.classifier, model)
     with engine.begin() as conn:
         active = conn.scalar(sa.select(sa.func.count()).select_from(Model).where(Model.active))
         model_id = register_model(conn, classifier, activate=not active)
     mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == model_id)
     in_range = sa.and_(Article.published_at >= since, Article.published_at < until)
     return _classify_chunks(
-        engine, classifier, model_id, in_range, mine, chunk=settings.classify_chunk
+        engine, classifier, model_id, in_range, mine, chunk=options.chunk
     )
 
 

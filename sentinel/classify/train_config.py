@@ -23,6 +23,7 @@ from pydantic import (
 
 from sentinel.classify.labels import TASK_LABELS, check_task
 from sentinel.errors import SentinelError
+from sentinel.ranges import accepted_values
 
 Weighting = Literal["none", "sqrt", "inverse"]
 WEIGHTINGS: dict[str, Weighting] = {"none": "none", "sqrt": "sqrt", "inverse": "inverse"}
@@ -205,8 +206,6 @@ def option_name(field: str) -> str:
 
 def describe_errors(exc: ValidationError) -> str:
     """One line: each bad option, what arrived, what it accepts."""
-    from sentinel.settings import allowed_values
-
     problems: dict[str, str] = {}
     for error in exc.errors(include_url=False):
         field = str(error["loc"][0]) if error["loc"] else ""
@@ -217,6 +216,6 @@ def describe_errors(exc: ValidationError) -> str:
             continue
         got = error.get("input")
         shown = f"={got!r}" if isinstance(got, str | int | float) else ""
-        problems[field] = (f"{option_name(field)}{shown}: expected "
-                           f"{allowed_values(field, TrainConfig)}")
+        accepted = accepted_values(TrainConfig.model_fields[field]) or "a valid value"
+        problems[field] = f"{option_name(field)}{shown}: expected {accepted}"
     return "invalid training option: " + "; ".join(problems.values())

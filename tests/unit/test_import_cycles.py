@@ -148,3 +148,15 @@ def test_sentinel_has_no_import_cycles():
         "import cycles in sentinel/: " + "; ".join(" -> ".join(c) for c in cycles)
         + ". Move what both sides need into a module below them (errors.py holds the shared "
         "exceptions), or pass it in as an argument.")
+
+
+def test_the_stages_never_read_the_settings():
+    """Stages take typed options; only entry points and sentinel.options read Settings."""
+    graph = import_graph()
+    stages = [m for m in graph if m.startswith(("sentinel.alerts", "sentinel.classify"))
+              or m == "sentinel.detect"]
+    assert "sentinel.classify.stage" in stages and "sentinel.alerts.stage" in stages
+    readers = sorted(m for m in stages if graph[m] & {"sentinel.settings", "sentinel.options"})
+    assert readers == [], (
+        f"{readers} import the settings; take a small frozen options object instead and build "
+        "it from Settings in sentinel/options.py")
