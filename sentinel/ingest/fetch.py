@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -38,6 +39,9 @@ from sentinel.ingest.transport import (
 )
 from sentinel.redact import mask_http_logs
 from sentinel.retry_after import parse_retry_after
+
+if TYPE_CHECKING:
+    from sentinel.settings import Settings
 
 __all__ = ["FetchOptions", "FetchResult", "fetch_feed", "make_client", "parse_retry_after"]
 
@@ -65,8 +69,8 @@ class FetchOptions:
     stop_at: float | None = None  # time.monotonic() by which every attempt must have ended
 
     @classmethod
-    def from_settings(cls, settings, extra_roots: tuple[Path, ...] = (),
-                      **overrides) -> FetchOptions:
+    def from_settings(cls, settings: Settings, extra_roots: tuple[Path, ...] = (),
+                      **overrides: Any) -> FetchOptions:
         return cls(user_agent=settings.user_agent,
                    connect_timeout_s=settings.fetch_connect_timeout_s,
                    read_timeout_s=settings.fetch_read_timeout_s,
@@ -220,10 +224,10 @@ def fetch_once(client: httpx.Client, url: str, etag: str | None, last_modified: 
         return FetchResult(url, error=f"{type(exc).__name__}: {exc}")
 
 
-def _wait(options: FetchOptions) -> Callable:
-    def wait(state) -> float:
+def _wait(options: FetchOptions) -> Callable[[RetryCallState], float]:
+    def wait(state: RetryCallState) -> float:
         """Exponential backoff with jitter, or the server's Retry-After when that is longer."""
-        result: FetchResult = state.outcome.result()
+        result = _attempted(state)
         base = options.backoff_base_s
         delay = min(options.backoff_cap_s, base * 2 ** (state.attempt_number - 1))
         delay += random.uniform(0, base)
@@ -242,11 +246,11 @@ def _attempted(state: RetryCallState) -> FetchResult:
     return state.outcome.result()
 
 
-def _stop(options: FetchOptions) -> Callable:
+def _stop(options: FetchOptions) -> Callable[[RetryCallState], bool]:
     attempts = stop_after_attempt(options.attempts)
 
-    def stop(state) -> bool:
-        result: FetchResult = state.outcome.result()
+    def stop(state: RetryCallState) -> bool:
+        result = _attempted(state)
         too_long = result.retry_after is not None and result.retry_after > options.retry_after_cap_s
         left = options.time_left()
         out_of_time = left is not None and left <= 0
