@@ -15,8 +15,11 @@ import typer
 from sentinel.errors import SentinelError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from sentinel.alerts.states import Episode
     from sentinel.detect import Judgement
+    from sentinel.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -102,7 +105,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
     logging.getLogger("sentinel.progress").setLevel(logging.INFO)
 
 
-def engine_and_settings() -> tuple[Any, Any]:
+def engine_and_settings() -> tuple[Engine, Settings]:
     from sentinel.db.engine import engine_and_settings as shared
 
     return shared()  # imported late: `sentinel --help` stays free of SQLAlchemy
@@ -158,14 +161,14 @@ def db_current() -> None:
     typer.echo(f"current={current_revision(engine)} head={head_revision()}")
 
 
-def migrated_engine_and_settings() -> tuple[Any, Any]:
+def migrated_engine_and_settings() -> tuple[Engine, Settings]:
     """engine_and_settings() for a command that needs the schema: a clear error otherwise."""
     engine, settings = engine_and_settings()
     require_schema(engine)
     return engine, settings
 
 
-def require_schema(engine: Any) -> None:
+def require_schema(engine: Engine) -> None:
     from sentinel.db.migrate import current_revision, head_revision
 
     current, head = current_revision(engine), head_revision()

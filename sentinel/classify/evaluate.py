@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from sentinel.classify.calibrate import (
 from sentinel.classify.data import read_labelled
 from sentinel.classify.labels import check_task
 from sentinel.progress import track
+
+if TYPE_CHECKING:
+    from sentinel.classify.classifier import Classifier
 
 
 def score(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
@@ -152,7 +155,7 @@ def evaluate(
     task: str,
     *,
     model_dir: str | Path | None = None,
-    classifier: Any = None,
+    classifier: Classifier | None = None,
     text_col: str = "text",
     label_col: str = "label",
     label_names: Sequence[str] | None = None,
@@ -204,7 +207,7 @@ def evaluate(
     return report
 
 
-def predict_in_blocks(classifier: Any, texts: list[str], task: str, *,
+def predict_in_blocks(classifier: Classifier, texts: list[str], task: str, *,
                       block: int = 1024) -> np.ndarray:
     """``classifier.predict_proba(texts)[task]``, a block at a time, showing progress (a bar on
     a terminal, log lines otherwise; ``sentinel.progress``)."""
