@@ -36,8 +36,10 @@ test: venv
 airflow: venv
 	VENV=$(VENV) scripts/airflow-local.sh
 
+# ruff over the code and tests; mypy over sentinel/ and dags/ (configured in pyproject.toml)
 lint: venv
 	$(BIN)/ruff check sentinel tests dags bench
+	$(BIN)/mypy
 
 clean-demo:
 	rm -rf $${XDG_DATA_HOME:-$$HOME/.local/share}/sentinel

@@ -71,7 +71,7 @@ def post_to_slack(settings: Settings, text: str) -> str | None:
     retried POSTs); returns where it went, or None when Slack is not configured. A bot token
     without a channel raises ConfigError, as it does for alerts."""
     from sentinel.alerts.slack import LogTransport
-    from sentinel.alerts.stage import make_transport
+    from sentinel.options import make_transport
 
     transport = make_transport(settings)
     if isinstance(transport, LogTransport):

@@ -18,6 +18,8 @@ alerts. Both tasks are idempotent: running the same range again gives the same r
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import Param, dag, task
 from sentinel_airflow import (
     DAG_ARGS,
@@ -49,21 +51,21 @@ TIME = {"type": "string", "format": "date-time"}
 )
 def sentinel_backfill() -> None:
     @task(pool=GPU_POOL, queue=GPU_QUEUE)
-    def reclassify(params=None) -> dict:
+    def reclassify(params: dict[str, Any] | None = None) -> dict:
         from sentinel.db.engine import engine_and_settings
         from sentinel.pipeline import run_reclassify
 
-        since, until = time_range(params)
+        since, until = time_range(params or {})
         result = run_reclassify(*engine_and_settings(), since=since, until=until,
-                                model=params.get("model") or None)
+                                model=(params or {}).get("model") or None)
         return xcom_summary(result)
 
     @task
-    def reaggregate(params=None) -> dict:
+    def reaggregate(params: dict[str, Any] | None = None) -> dict:
         from sentinel.db.engine import engine_and_settings
         from sentinel.pipeline import run_reaggregate
 
-        since, until = time_range(params)
+        since, until = time_range(params or {})
         return xcom_summary(run_reaggregate(*engine_and_settings(), since=since, until=until))
 
     reclassify() >> reaggregate()

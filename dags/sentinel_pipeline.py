@@ -16,7 +16,8 @@ kind, interval). XComs carry only the stage's counts.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import CronTriggerTimetable, dag, task
 from sentinel_airflow import DAG_ARGS, DEFAULT_ARGS, GPU_POOL, GPU_QUEUE, Tag, run_stage
@@ -34,19 +35,19 @@ EVERY_15_MINUTES = CronTriggerTimetable("*/15 * * * *", timezone="UTC",
 )
 def sentinel_pipeline() -> None:
     @task(execution_timeout=timedelta(minutes=10))
-    def ingest(data_interval_end=None, dag_run=None) -> dict:
+    def ingest(data_interval_end: datetime | None = None, dag_run: Any = None) -> dict:
         return run_stage("ingest", data_interval_end, dag_run)
 
     @task(pool=GPU_POOL, queue=GPU_QUEUE, trigger_rule="none_failed")
-    def classify(data_interval_end=None, dag_run=None) -> dict:
+    def classify(data_interval_end: datetime | None = None, dag_run: Any = None) -> dict:
         return run_stage("classify", data_interval_end, dag_run)
 
     @task(trigger_rule="none_failed")
-    def detect(data_interval_end=None, dag_run=None) -> dict:
+    def detect(data_interval_end: datetime | None = None, dag_run: Any = None) -> dict:
         return run_stage("detect", data_interval_end, dag_run)
 
     @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=10))
-    def notify(data_interval_end=None, dag_run=None) -> dict:
+    def notify(data_interval_end: datetime | None = None, dag_run: Any = None) -> dict:
         return run_stage("notify", data_interval_end, dag_run)
 
     ingest() >> classify() >> detect() >> notify()

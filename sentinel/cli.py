@@ -8,15 +8,18 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, overload
 
 import typer
 
 from sentinel.errors import ConfigError, SentinelError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from sentinel.alerts.states import Episode
     from sentinel.detect import Judgement
+    from sentinel.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -72,6 +75,18 @@ def finish(results: list[Any]) -> None:
         raise typer.Exit(EXIT_PARTIAL)
 
 
+@overload
+def parse_time(value: str) -> datetime: ...
+
+
+@overload
+def parse_time(value: None) -> None: ...
+
+
+@overload
+def parse_time(value: str | None) -> datetime | None: ...
+
+
 def parse_time(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -92,7 +107,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
     logging.getLogger("sentinel.progress").setLevel(logging.INFO)
 
 
-def engine_and_settings() -> tuple[Any, Any]:
+def engine_and_settings() -> tuple[Engine, Settings]:
     from sentinel.db.engine import engine_and_settings as shared
 
     return shared()  # imported late: `sentinel --help` stays free of SQLAlchemy
@@ -148,14 +163,14 @@ def db_current() -> None:
     typer.echo(f"current={current_revision(engine)} head={head_revision()}")
 
 
-def migrated_engine_and_settings() -> tuple[Any, Any]:
+def migrated_engine_and_settings() -> tuple[Engine, Settings]:
     """engine_and_settings() for a command that needs the schema: a clear error otherwise."""
     engine, settings = engine_and_settings()
     require_schema(engine)
     return engine, settings
 
 
-def require_schema(engine: Any) -> None:
+def require_schema(engine: Engine) -> None:
     from sentinel.db.migrate import current_revision, head_revision
 
     current, head = current_revision(engine), head_revision()
@@ -408,23 +423,25 @@ def train_command(
 ) -> None:
     """Fine-tune one encoder with a sentiment head and a topic head on labelled files."""
     from sentinel.classify.labels import parse_label_names
-    from sentinel.classify.train import default_base_model, parse_limit, train
+    from sentinel.classify.train import TrainConfig, train
 
-    files = {t: f for t, f in (("sentiment", sentiment), ("topic", topic)) if f}
-    valid = {t: f for t, f in (("sentiment", sentiment_valid), ("topic", topic_valid)) if f}
-    names = {t: parse_label_names(v) for t, v in (("sentiment", sentiment_label_names),
-                                                  ("topic", topic_label_names)) if v}
-    result = train(
-        files, out, base_model=base or default_base_model(), valid_files=valid or None,
-        dev_fraction=dev_fraction, name=name, epochs=epochs, batch_size=batch_size, lr=lr,
-        weight_decay=weight_decay, warmup_ratio=warmup_ratio, max_length=max_length,
-        class_weighting=class_weighting, task_weights=task_weights,  # type: ignore[arg-type]
-        patience=patience, seed=seed, threads=threads, mixed_precision=mixed_precision,  # type: ignore[arg-type]
-        max_steps=max_steps, limit=parse_limit(limit), text_col=text_col, label_col=label_col,
-        label_names=names, checkpoint_dir=checkpoint_dir, progress=sys.stderr.isatty(),
-        weak_labels=weak_labels, text_prep=text_prep, init_model=init, calibrate=calibrate,
-        freeze_embeddings=freeze_embeddings,
-    )
+    def per_task(for_sentiment: Any, for_topic: Any) -> dict[str, Any]:
+        return {t: v for t, v in (("sentiment", for_sentiment), ("topic", for_topic)) if v}
+
+    # every value is checked here (ranges, choices), before a file or model is read
+    config = TrainConfig.build(
+        train_files=per_task(sentiment, topic), valid_files=per_task(sentiment_valid, topic_valid),
+        label_names={t: parse_label_names(v) for t, v in
+                     per_task(sentiment_label_names, topic_label_names).items()},
+        output_dir=out, base_model=base, init_model=init, name=name, dev_fraction=dev_fraction,
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        warmup_ratio=warmup_ratio, max_length=max_length, class_weighting=class_weighting,
+        task_weights=task_weights, patience=patience, seed=seed, threads=threads,
+        mixed_precision=mixed_precision, max_steps=max_steps, limit=limit, text_col=text_col,
+        label_col=label_col, checkpoint_dir=checkpoint_dir, weak_labels=weak_labels,
+        text_prep=text_prep, calibrate=calibrate, freeze_embeddings=freeze_embeddings,
+        progress=sys.stderr.isatty())
+    result = train(config)
     dev = " ".join(f"{t}_macro_f1={m['macro_f1']:.4f}" for t, m in result.dev_metrics.items())
     typer.echo(f"model={result.meta['name']} version={result.meta['version']} out={out} "
                f"best_epoch={result.best_epoch} seconds={result.seconds:.0f} {dev}".rstrip())
@@ -447,7 +464,7 @@ def evaluate_command(
     json_out: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
     precision: Annotated[str, typer.Option(help="fp32 (reference), bf16, int8 or auto.")] = "fp32",
     device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N rows.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
 ) -> None:
     """Accuracy, macro-F1, ECE, per-class P/R/F1 and confusion matrix of one task on a file."""
     from sentinel.classify.classifier import NO_MODEL, load_classifier
@@ -484,9 +501,11 @@ def spikes(
     total_col: Annotated[str | None, typer.Option(help="Optional totals column: also judge the "
                                                   "value's share of it.")] = None,
     false_alerts_per_week: Annotated[float | None, typer.Option(
-        min=1e-6, help="False-alarm budget (default: SENTINEL_FALSE_ALERTS_PER_WEEK).")] = None,
-    min_count: Annotated[float | None, typer.Option(help="Smallest value that can be a spike "
-                                                    "(default: SENTINEL_MIN_NEGATIVE).")] = None,
+        min=1e-6, max=100, help="False-alarm budget (default: SENTINEL_FALSE_ALERTS_PER_WEEK)."
+    )] = None,
+    min_count: Annotated[float | None, typer.Option(
+        min=0, help="Smallest value that can be a spike (default: SENTINEL_MIN_NEGATIVE).")
+    ] = None,
 ) -> None:
     """Replay any time series through the detector and the alert lifecycle (bucket size
     inferred from the data): one line per alert, as the pipeline would raise them."""
@@ -494,9 +513,9 @@ def spikes(
 
     import pandas as pd
 
-    from sentinel.alerts.stage import alert_rules, detect_params
     from sentinel.alerts.states import replay
     from sentinel.detect import detect_series
+    from sentinel.options import alert_rules, detect_params
     from sentinel.settings import get_settings
 
     try:
@@ -516,7 +535,7 @@ def spikes(
         raise SentinelError(f"{csv}: expected ISO 8601 times in {time_col!r} and numbers in "
                             f"{value_col!r}: {exc}") from None
     settings = get_settings()
-    overrides = {k: v for k, v in (("false_alerts_per_week", false_alerts_per_week),
+    overrides: dict[str, Any] = {k: v for k, v in (("false_alerts_per_week", false_alerts_per_week),
                                    ("min_count", min_count)) if v is not None}
     try:
         series = detect_series(times, values, totals=totals, params=detect_params(settings),

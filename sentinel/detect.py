@@ -429,7 +429,7 @@ def _burst_maxima(scores: np.ndarray, sep: int, count: int) -> np.ndarray:
         positions, values = finite[top], values[top]
     else:
         positions = finite
-    picked = []
+    picked: list[float] = []
     while len(values) and len(picked) < count:
         best = int(np.argmax(values))
         picked.append(values[best])
@@ -506,7 +506,7 @@ def judge(scores: Scores, t: int, calibration: Calibration | None, params: Detec
         margins.append(s - bars[i] if calibration else -math.inf)
         if comp.share:
             share_z = surprise_to_z(s)
-        if warmup or s <= bars[i]:
+        if warmup or calibration is None or s <= bars[i]:  # (warmup covers None; for mypy)
             continue
         if comp.share:
             loud = (scores.values[t] >= params.min_count and share is not None

@@ -11,3 +11,7 @@ class ConfigError(SentinelError):
 
 class DatabaseUnavailable(SentinelError):
     """The configured database cannot be reached or refused the connection."""
+
+
+class StageSkipped(SentinelError):
+    """Raised inside a stage that cannot run yet; recorded as 'skipped' with the reason."""

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel.db.models import PipelineRun
-from sentinel.errors import SentinelError
+from sentinel.errors import SentinelError, StageSkipped
 from sentinel.settings import Settings, checkout_model_dir
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,6 @@ class StageResult:
         if self.message:
             text += f" ({self.message})"
         return text
-
-
-class StageSkipped(SentinelError):
-    """Raised inside a stage that cannot run yet; recorded as 'skipped' with the reason."""
 
 
 def abandoned_reason(last_beat: datetime, lease_s: float) -> str:
@@ -140,12 +136,12 @@ def recorded_run(
     then ok / partial / skipped / failed. Rows of dead runs are marked abandoned first."""
     with engine.begin() as conn:
         abandoned = abandon_stale_runs(conn, lease_s)
-        run_id = conn.scalar(
+        run_id = conn.execute(
             sa.insert(PipelineRun)
             .values(stage=stage, status="running", interval_start=interval[0],
                     interval_end=interval[1], heartbeat_at=sa.func.now())
             .returning(PipelineRun.id)
-        )
+        ).scalar_one()
     if abandoned:
         log.warning("marked %d pipeline runs abandoned (their lease of %gs ran out)", abandoned,
                     lease_s)
@@ -215,16 +211,17 @@ def run_classify(engine: Engine, settings: Settings, *, now: datetime | None = N
     skipped, without loading the model, when there is none."""
     with recorded_run(engine, "classify", (None, now), lease_s=settings.run_lease_s) as result:
         from sentinel.classify.stage import classify_pending, has_pending_work
+        from sentinel.options import classify_options
 
         with engine.connect() as conn:  # before loading: an idle run never loads the model
-            if not has_pending_work(conn, settings):
+            if not has_pending_work(conn, classify_options(settings).classifier):
                 raise StageSkipped("nothing to classify: every article has a current "
                                    "verdict by the configured model (not loaded)")
         shipped = checkout_model_dir()
         if shipped is not None and settings.model_dir == shipped and not shipped.is_dir():
             raise StageSkipped(f"the shipped model is not in this checkout ({shipped}); "
                                "train it with `sentinel train` (see models/README)")
-        result.counts = classify_pending(engine, settings)
+        result.counts = classify_pending(engine, classify_options(settings))
     return result
 
 
@@ -232,8 +229,9 @@ def run_detect(engine: Engine, settings: Settings, *, now: datetime | None = Non
     """Update the rollups and open, keep or resolve alerts for the interval ending at ``now``."""
     with recorded_run(engine, "detect", (None, now), lease_s=settings.run_lease_s) as result:
         from sentinel.alerts.stage import detect_alerts
+        from sentinel.options import alert_config
 
-        result.counts = detect_alerts(engine, settings, now=now)
+        result.counts = detect_alerts(engine, alert_config(settings), now=now)
     return result
 
 
@@ -242,8 +240,10 @@ def run_notify(engine: Engine, settings: Settings, *, now: datetime | None = Non
     partial when some were not delivered (to be retried, or dead after their last attempt)."""
     with recorded_run(engine, "notify", (None, now), lease_s=settings.run_lease_s) as result:
         from sentinel.alerts.stage import deliver_notifications
+        from sentinel.options import delivery_options, make_transport
 
-        result.counts = deliver_notifications(engine, settings, now=now)
+        result.counts = deliver_notifications(engine, make_transport(settings),
+                                              delivery_options(settings), now=now)
         retry, dead = result.counts.get("failed", 0), result.counts.get("dead", 0)
         if retry or dead:
             result.status = "partial"
@@ -266,8 +266,10 @@ def run_reclassify(engine: Engine, settings: Settings, *, since: datetime, until
     with recorded_run(engine, "reclassify", (since, until),
                       lease_s=settings.run_lease_s) as result:
         from sentinel.classify.stage import reclassify_range
+        from sentinel.options import classify_options
 
-        result.counts = reclassify_range(engine, settings, model=model, since=since, until=until)
+        result.counts = reclassify_range(engine, classify_options(settings), model=model,
+                                         since=since, until=until)
     return result
 
 
@@ -280,7 +282,8 @@ def run_reaggregate(engine: Engine, settings: Settings, *, since: datetime,
                       lease_s=settings.run_lease_s) as result:
         from sentinel.alerts.stage import rebuild_rollups
 
-        result.counts = rebuild_rollups(engine, settings, since=since, until=until)
+        result.counts = rebuild_rollups(engine, settings.bucket_minutes, since=since,
+                                        until=until)
     return result
 
 

@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from sentinel.errors import ConfigError
+from sentinel.ranges import accepted_values
 
 
 def checkout_model_dir() -> Path | None:
@@ -311,28 +312,14 @@ def load_settings(**values: Any) -> Settings:
 def allowed_values(name: str) -> str:
     """What a setting accepts, in words: "an integer from 1 to 256", "one of cpu, cuda"."""
     field = Settings.model_fields[name]
-    bounds = {kind: getattr(m, kind) for m in field.metadata for kind in ("ge", "gt", "le", "lt")
-              if hasattr(m, kind)}
-    kind = field.annotation
-    if get_origin(kind) in (Union, UnionType):  # X | None: describe X
-        kind = next(a for a in get_args(kind) if a is not type(None))
-    if get_origin(kind) is Literal:
-        return "one of " + ", ".join(map(str, get_args(kind)))
-    if kind is bool:
-        return "true or false"
-    if get_origin(kind) is list:
+    origin = get_origin(field.annotation)
+    if origin in (Union, UnionType):  # X | None: describe X
+        origin = get_origin(next(a for a in get_args(field.annotation) if a is not type(None)))
+    if origin is list:
         return "a list separated by ',' (':' for paths) or a JSON list"
-    if get_origin(kind) is dict:
+    if origin is dict:
         return 'a JSON object such as {"0": "negative", "1": "neutral", "2": "positive"}'
-    noun = {int: "an integer", float: "a number"}.get(kind)  # type: ignore[call-overload]
-    if noun is None:
-        return "a valid value"
-    low = f"from {bounds['ge']}" if "ge" in bounds else (
-        f"greater than {bounds['gt']}" if "gt" in bounds else "")
-    high = f"to {bounds['le']}" if "le" in bounds and "ge" in bounds else (
-        f"at most {bounds['le']}" if "le" in bounds else "")
-    return " ".join(p for p in (noun, low, "and" if low and high and "ge" not in bounds else "",
-                                high) if p)
+    return accepted_values(field) or "a valid value"
 
 
 def describe_errors(exc: ValidationError) -> str:

@@ -56,7 +56,8 @@ def unread_language_counts(conn: Connection, since: datetime | None = None,
         .order_by(Feed.name, sa.func.count().desc(), Classification.unread_language))
     out: dict[str, dict[str, int]] = {}
     for feed, language, count in rows:
-        out.setdefault(feed, {})[language] = count
+        if language is not None:  # (the query keeps only these)
+            out.setdefault(feed, {})[language] = count
     return out
 
 
@@ -90,7 +91,7 @@ def collect_status(conn: Connection, lease_s: float = DEFAULT_LEASE_S) -> Status
         rows = conn.execute(sa.select(column, sa.func.count())
                             .where(Classification.model_id == latest_model, column.is_not(None))
                             .group_by(column).order_by(sa.func.count().desc()))
-        target.update({label: n for label, n in rows})
+        target.update({label: n for label, n in rows if label is not None})
     latest = (sa.select(PipelineRun.stage, sa.func.max(PipelineRun.id).label("id"))
               .group_by(PipelineRun.stage).subquery())
     runs = conn.execute(sa.select(PipelineRun).join(latest, PipelineRun.id == latest.c.id)
@@ -153,8 +154,9 @@ def render_status(status: Status) -> str:
         lines.append("  by topic: " + ", ".join(f"{k}={v}" for k, v in status.by_topic.items()))
     if status.unread_languages:
         lines.append("  not classified, in a language the model does not read:")
-        for feed, counts in status.unread_languages.items():
-            lines.append(f"    {feed:<32} " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+        for feed, by_language in status.unread_languages.items():
+            lines.append(f"    {feed:<32} "
+                         + ", ".join(f"{k}={v}" for k, v in by_language.items()))
     lines.append("Last runs:")
     for r in status.last_runs or [{"stage": "-", "status": "none yet", "started_at": None,
                                    "counts": {}, "error": None}]:

@@ -125,3 +125,11 @@ def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
     """``T0`` + day days + hour:minute."""
     return T0 + timedelta(days=day, hours=hour, minutes=minute)
 
+
+
+def detect(engine: Engine, settings, **when) -> dict:
+    """The detect stage as the pipeline runs it, configured by ``settings``."""
+    from sentinel.alerts.stage import detect_alerts
+    from sentinel.options import alert_config
+
+    return detect_alerts(engine, alert_config(settings), **when)

@@ -193,7 +193,8 @@ def gather_evidence(conn: Connection, kind: str, value: str, window: Window,
     """Run the analyst SQL for this segment and window; the headlines are its first ``limit``
     negative rows. The text is executed as handed out (no bind parameters, nothing rewritten)."""
     sql = analyst_sql(kind, value, window)
-    articles, negative, headlines = 0, 0, []
+    articles, negative = 0, 0
+    headlines: list[dict[str, Any]] = []
     for row in run_as_handed_out(conn, sql):
         articles += 1
         if row["sentiment"] != "negative":

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -213,7 +214,7 @@ def _numbers(v: Verdict, width: timedelta) -> dict[str, Any]:
             "score": max(j.z, j.share_z if j.share_z is not None else -np.inf)}
 
 
-def _payload(conn: Connection, model_id: int, config: AlertConfig, alert: dict[str, Any],
+def _payload(conn: Connection, model_id: int, config: AlertConfig, alert: Mapping[str, Any],
              v: Verdict, kind: str, now: datetime) -> dict[str, Any]:
     kind_, value = v.segment
     j = v.judgement
@@ -283,8 +284,8 @@ def apply_verdicts(conn: Connection, model_id: int, config: AlertConfig, verdict
             if event == "firing":
                 counts["fired"] += 1
                 counts["queued"] += _enqueue(conn, alert["id"], "firing", now, config.channel,
-                                             _payload(conn, model_id, config, alert, v, "firing",
-                                                      now))
+                                             _payload(conn, model_id, config, dict(alert), v,
+                                                      "firing", now))
             continue
         details = dict(alert["details"] or {})
         spiking = sorted(set(details.get("spiking_buckets", []))
@@ -321,7 +322,7 @@ def apply_verdicts(conn: Connection, model_id: int, config: AlertConfig, verdict
 
 
 def run_lifecycle(conn: Connection, model_id: int, config: AlertConfig,
-                  now: datetime) -> dict[str, int]:
+                  now: datetime) -> dict[str, float]:
     """Judge the data interval ending at ``now`` and update alerts; a stale interval is a no-op."""
     interval_start = _interval_start(conn, now)
     if interval_start is None:

@@ -17,18 +17,25 @@ resolution is never posted before (or unthreaded from) the alert it resolves.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from sentinel.alerts.slack import Outcome
+from sentinel.alerts.slack import Outcome, Transport, VerifyingTransport
 
 NOTIFY_LOCK = 0x5E47_0B0C
 MAX_BACKOFF = timedelta(hours=1)
 SEARCH_MARGIN = timedelta(minutes=5)  # clock skew allowance when searching the history
 OPEN = ("pending", "failed", "in_flight")
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    max_attempts: int = 12  # attempts per notification before it is marked dead
+    backoff_s: float = 60.0  # first retry delay; doubles per attempt up to MAX_BACKOFF
 
 
 def backoff(attempts: int, base_s: float, retry_after: float | None = None) -> timedelta:
@@ -60,11 +67,11 @@ def _thread(conn: sa.Connection, row: Any) -> tuple[str, str] | None:
     return (first.remote_channel, first.remote_id) if first else None
 
 
-def _channel_id(conn: sa.Connection, row: Any, transport: Any) -> str | None:
+def _channel_id(conn: sa.Connection, row: Any, transport: VerifyingTransport) -> str | None:
     """A channel id to search (history lookups need the id, not a #name)."""
     if row.remote_channel:
         return row.remote_channel
-    configured = getattr(transport, "channel", "")
+    configured = transport.channel
     if configured and configured[:1] in "CGD" and configured.isalnum() and configured.isupper():
         return configured
     return conn.scalar(sa.text(
@@ -104,9 +111,9 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _reconcile(engine: Engine, row: Any, transport: Any, **record: Any) -> str | None:
+def _reconcile(engine: Engine, row: Any, transport: Transport, **record: Any) -> str | None:
     """For a delivery left in flight: its final status when settled here, else None (send)."""
-    if not transport.can_verify:
+    if not isinstance(transport, VerifyingTransport):
         return None  # a webhook (or the terminal) cannot be asked: send again
     with engine.connect() as conn:
         channel = _channel_id(conn, row, transport)
@@ -127,11 +134,11 @@ def _reconcile(engine: Engine, row: Any, transport: Any, **record: Any) -> str |
                            **record)
 
 
-def deliver_pending(engine: Engine, transport: Any, *, now: datetime, max_attempts: int,
+def deliver_pending(engine: Engine, transport: Transport, *, now: datetime, max_attempts: int,
                     backoff_s: float) -> dict[str, int]:
     """Send every due delivery once; returns counts by outcome."""
     counts = {"sent": 0, "reconciled": 0, "failed": 0, "unknown": 0, "dead": 0, "waiting": 0}
-    record = {"now": now, "max_attempts": max_attempts, "backoff_s": backoff_s}
+    record: dict[str, Any] = {"now": now, "max_attempts": max_attempts, "backoff_s": backoff_s}
     with engine.connect() as lock:
         if not lock.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": NOTIFY_LOCK}):
             return {**counts, "busy": 1}
@@ -143,7 +150,7 @@ def deliver_pending(engine: Engine, transport: Any, *, now: datetime, max_attemp
                 with engine.connect() as conn:
                     row = conn.execute(sa.text("SELECT * FROM alert_delivery WHERE id = :i"),
                                        {"i": delivery_id}).first()
-                    if row.status not in OPEN:
+                    if row is None or row.status not in OPEN:
                         continue
                     if _waits_for_earlier(conn, row):
                         counts["waiting"] += 1

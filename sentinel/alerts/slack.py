@@ -18,9 +18,10 @@ so retries belong to the outbox, which checks first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from sentinel.alerts.evidence import (
@@ -62,6 +63,28 @@ class Outcome:
     retry_after: float | None = None
     stop: bool = False  # a configuration error: later deliveries would fail the same way
     message: dict[str, Any] | None = None  # what a sent attempt put out, stored with it
+
+
+class Transport(Protocol):
+    """Where the outbox sends a delivery: Slack (bot or webhook) or the terminal."""
+
+    @property
+    def label(self) -> str: ...  # recorded with each delivery: slack-bot:<channel>, ...
+
+    def send(self, delivery_id: int, payload: dict[str, Any], thread: tuple[str, str] | None
+             ) -> Outcome: ...
+
+
+@runtime_checkable
+class VerifyingTransport(Transport, Protocol):
+    """A transport that can tell afterwards whether a delivery was posted (a bot token can
+    search the channel history); the outbox asks it before resending one left in flight."""
+
+    @property
+    def channel(self) -> str: ...  # as configured: an id (C0123...) or a #name
+
+    def find(self, delivery_id: int, channel: str, oldest: datetime,
+             thread_ts: str | None) -> str | None: ...
 
 
 def escape_entities(text: str) -> str:
@@ -190,14 +213,14 @@ def _api_error(exc: Exception) -> Outcome:
 class BotTransport:
     """chat.postMessage with a bot token; can tell afterwards whether a delivery was posted."""
 
-    can_verify = True
-
     def __init__(self, token: str, channel: str, base_url: str, timeout: float):
         from slack_sdk import WebClient
 
         self.channel = channel
         self.label = f"slack-bot:{channel}"
-        self.client = WebClient(token=token, base_url=base_url, timeout=timeout,
+        # slack_sdk annotates timeout as int, but hands it to urllib, which takes seconds as float
+        self.client = WebClient(token=token, base_url=base_url,
+                                timeout=timeout,  # type: ignore[arg-type]
                                 retry_handlers=[])
 
     def send(self, delivery_id: int, payload: dict[str, Any], thread: tuple[str, str] | None
@@ -229,7 +252,7 @@ class BotTransport:
                     and (meta.get("event_payload") or {}).get("delivery_id") == delivery_id)
 
         since = f"{oldest.timestamp():.6f}"
-        calls = [("conversations_history", {})]
+        calls: list[tuple[str, dict[str, str]]] = [("conversations_history", {})]
         if thread_ts:
             calls.append(("conversations_replies", {"ts": thread_ts}))
         for method, extra in calls:
@@ -250,13 +273,14 @@ class BotTransport:
 class WebhookTransport:
     """An incoming webhook: one channel, no metadata, no threads, no way to check afterwards."""
 
-    can_verify = False
     label = "slack-webhook"
 
     def __init__(self, url: str, timeout: float):
         from slack_sdk.webhook import WebhookClient
 
-        self.client = WebhookClient(url, timeout=timeout, retry_handlers=[])
+        # slack_sdk annotates timeout as int, but hands it to urllib, which takes seconds as float
+        self.client = WebhookClient(url, timeout=timeout,  # type: ignore[arg-type]
+                                    retry_handlers=[])
 
     def post_text(self, text: str) -> None:
         """Post a plain text to the webhook's channel; raises unless Slack answers 200."""
@@ -290,10 +314,9 @@ class WebhookTransport:
 class LogTransport:
     """No Slack configured: the alert is printed (and stored with its delivery)."""
 
-    can_verify = False
     label = "log"
 
-    def __init__(self, echo):
+    def __init__(self, echo: Callable[[str], None]) -> None:
         self.echo = echo
 
     def send(self, delivery_id: int, payload: dict[str, Any], thread: tuple[str, str] | None

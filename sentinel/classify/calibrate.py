@@ -13,7 +13,7 @@ over the top-label confidence. The shipped model stores its temperatures in ``se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -96,37 +96,3 @@ def temperatures(meta: Mapping[str, Any] | None) -> dict[str, float]:
     """``{task: T}`` from a model's metadata (empty when it was never calibrated)."""
     calibration = (meta or {}).get(CALIBRATION) or {}
     return {task: float(t) for task, t in (calibration.get("temperature") or {}).items()}
-
-
-def fit_on_texts(
-    model: Any,
-    tokenizer: Any,
-    dev_sets: Mapping[str, Any],
-    *,
-    prepare: Callable[[str], str],
-    max_length: int = 128,
-) -> dict[str, Any]:
-    """Fit one temperature per task on labelled held-out rows (``{task: LabelledTexts}``,
-    canonical labels) with an in-memory model, in fp32. Returns the ``calibration`` record
-    stored in ``sentinel.json``: temperatures, rows used, NLL and ECE before and after."""
-    from sentinel.classify.evaluate import predict_probabilities
-
-    record: dict[str, Any] = {"method": "temperature scaling (NLL, golden-section on log T)",
-                              "fitted_on": "dev hold-out of the training files",
-                              "temperature": {}, "rows": {}, "dev": {}}
-    for task, data in dev_sets.items():
-        probs = predict_probabilities(model, tokenizer, data.texts, max_length=max_length,
-                                      prepare=prepare)[task]
-        names = model.tasks[task]
-        gold = [names.index(label) for label in data.labels]
-        logp = np.log(np.clip(probs.astype(np.float64), 1e-30, None))  # logits up to a shift
-        t = fit_temperature(logp, gold)
-        record["temperature"][task] = t
-        record["rows"][task] = len(gold)
-        record["dev"][task] = {
-            "nll_before": round(negative_log_likelihood(logp, gold), 4),
-            "nll_after": round(negative_log_likelihood(logp, gold, t), 4),
-            "ece_before": round(expected_calibration_error(softmax(logp), gold), 4),
-            "ece_after": round(expected_calibration_error(softmax(logp, t), gold), 4),
-        }
-    return record

@@ -12,15 +12,18 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from sentinel.classify.labels import SENTIMENT, SENTIMENT_LABELS, TOPIC
+from sentinel.classify.labels import SENTIMENT, SENTIMENT_LABELS, TOPIC, LabelMap
 from sentinel.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported only where a model is loaded
+    from sentinel.classify.model import TaskModel
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,26 @@ class Prediction:
     p_positive: float | None = None
     topic: str | None = None
     topic_prob: float | None = None
+
+
+class TextClassifier(Protocol):
+    """What the classify stage needs of a classifier: a verdict per text, what it reads and the
+    identity recorded in the ``model`` table. :class:`Classifier` is the real one."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def precision(self) -> str: ...
+    @property
+    def languages(self) -> tuple[str, ...]: ...  # ISO 639-1 codes it reads
+
+    def classify(self, texts: Sequence[str]) -> list[Prediction]: ...
+
+    def describe(self) -> dict[str, Any]: ...  # the ``model`` row: name, version, source, ...
 
 
 @dataclass
@@ -76,7 +99,7 @@ class Classifier:
         out: list[Prediction] = []
         for i in range(len(texts)):
             fields: dict[str, Any] = {}
-            if sentiment is not None:
+            if sentiment is not None and s_labels is not None:
                 row = sentiment[i]
                 fields.update(
                     sentiment=s_labels[int(row.argmax())],
@@ -84,7 +107,7 @@ class Classifier:
                     p_neutral=float(row[s_index["neutral"]]),
                     p_positive=float(row[s_index["positive"]]),
                 )
-            if topic is not None:
+            if topic is not None and t_labels is not None:
                 row = topic[i]
                 best = int(row.argmax())
                 fields.update(topic=t_labels[best], topic_prob=float(row[best]))
@@ -106,9 +129,9 @@ def load_classifier(
     model_dir: str | Path | None,
     *,
     sentiment_model: str | Path | None = None,
-    sentiment_labels: Mapping[int | str, str] | None = None,
+    sentiment_labels: LabelMap | None = None,
     topic_model: str | Path | None = None,
-    topic_labels: Mapping[int | str, str] | None = None,
+    topic_labels: LabelMap | None = None,
     device: str = "auto",
     precision: str = "auto",
     threads: int | None = None,
@@ -139,7 +162,7 @@ def load_classifier(
     chosen_device = choose_device(device)
     chosen_precision = choose_precision(chosen_device, precision)
     budget = token_budget or TOKEN_BUDGETS.get(chosen_device, 8192)
-    parts: list[tuple[Any, Any, dict[str, Any], tuple[str, ...], str]] = []
+    parts: list[tuple[TaskModel, Any, dict[str, Any], tuple[str, ...], str]] = []
     external = {SENTIMENT: (sentiment_model, sentiment_labels), TOPIC: (topic_model, topic_labels)}
     own_tasks = tuple(t for t, (m, _) in external.items() if not m)
     if model_dir is None and len(own_tasks) == len(external):
@@ -156,17 +179,18 @@ def load_classifier(
             parts.append((model, tokenizer, meta, serves, str(model_dir)))
     for task, (source, labels) in external.items():
         if source:
-            model, tokenizer, meta = load_external(source, task, labels)
-            parts.append((model, tokenizer, meta, (task,), str(source)))
+            external_model, tokenizer, meta = load_external(source, task, labels)
+            parts.append((external_model, tokenizer, meta, (task,), str(source)))
     if not parts:
         raise ConfigError(f"model {model_dir} answers none of the configured tasks")
 
     runners = []
     tasks: dict[str, list[str]] = {}
-    for model, tokenizer, meta, serves, _ in parts:
-        limit = int(meta.get("max_length") or getattr(tokenizer, "model_max_length", max_length))
+    for part_model, tokenizer, meta, serves, _ in parts:
+        trained_length = meta.get("max_length") or getattr(tokenizer, "model_max_length", None)
+        limit = int(trained_length or max_length)
         runner = Runner(
-            model,
+            part_model,
             tokenizer,
             device=chosen_device,
             precision=chosen_precision,
@@ -227,25 +251,41 @@ NO_MODEL = ("no classifier model: SENTINEL_MODEL_DIR is not set, and an installe
             "repository, or one `sentinel train` wrote)")
 
 
-def require_model(settings: Any) -> None:
-    """A ConfigError naming SENTINEL_MODEL_DIR when no model answers a task (outside a
-    checkout it has no default)."""
-    if settings.model_dir is None and not (settings.sentiment_model and settings.topic_model):
-        raise ConfigError(NO_MODEL)
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """Which models answer which task and how they run: :func:`load_classifier`'s arguments
+    (``sentinel.options.classifier_spec`` reads them from the settings)."""
 
+    model_dir: str | Path | None
+    sentiment_model: str | Path | None = None
+    sentiment_labels: LabelMap | None = None
+    topic_model: str | Path | None = None
+    topic_labels: LabelMap | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    threads: int | None = None
+    token_budget: int | None = None
+    max_length: int = 128
 
-def load_classifier_from_settings(settings: Any) -> Classifier:
-    """The entry-point helper: the classifier ``Settings`` describe."""
-    require_model(settings)
-    return load_classifier(
-        settings.model_dir,
-        sentiment_model=settings.sentiment_model,
-        sentiment_labels=settings.sentiment_labels,
-        topic_model=settings.topic_model,
-        topic_labels=settings.topic_labels,
-        device=settings.device,
-        precision=settings.precision,
-        threads=settings.threads,
-        token_budget=settings.token_budget,
-        max_length=settings.max_length,
-    )
+    def only(self, model_dir: str | Path) -> ClassifierSpec:
+        """The same runtime with ``model_dir`` answering both tasks (no external models)."""
+        return replace(self, model_dir=Path(model_dir), sentiment_model=None,
+                       sentiment_labels=None, topic_model=None, topic_labels=None)
+
+    def load(self) -> Classifier:
+        """The classifier; a ConfigError naming SENTINEL_MODEL_DIR when no model answers a task
+        (outside a checkout it has no default)."""
+        if self.model_dir is None and not (self.sentiment_model and self.topic_model):
+            raise ConfigError(NO_MODEL)
+        return load_classifier(
+            self.model_dir,
+            sentiment_model=self.sentiment_model,
+            sentiment_labels=self.sentiment_labels,
+            topic_model=self.topic_model,
+            topic_labels=self.topic_labels,
+            device=self.device,
+            precision=self.precision,
+            threads=self.threads,
+            token_budget=self.token_budget,
+            max_length=self.max_length,
+        )

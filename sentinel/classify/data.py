@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sentinel.classify.labels import normalise_labels
 from sentinel.errors import SentinelError
+
+if TYPE_CHECKING:  # pandas is imported where a file is read
+    import pandas as pd
 
 
 class DataError(SentinelError):
@@ -29,7 +33,7 @@ class LabelledTexts:
         return len(self.texts)
 
 
-def read_table(path: str | Path):
+def read_table(path: str | Path) -> pd.DataFrame:
     """A pandas DataFrame from ``.csv`` (real CSV parsing: quoted commas, embedded newlines)
     or ``.parquet``."""
     import pandas as pd
@@ -137,7 +141,7 @@ def read_sentfin(path: str | Path) -> LabelledTexts:
     return sentfin_rows(read_table(path), str(path))
 
 
-def sentfin_rows(frame, source: str) -> LabelledTexts:
+def sentfin_rows(frame: pd.DataFrame, source: str) -> LabelledTexts:
     import json
 
     texts, labels, groups = [], [], []

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentinel.classify.model import prepare_text
+from sentinel.classify.model import TaskModel, prepare_text
 from sentinel.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ class Runner:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: TaskModel,
         tokenizer: Any,
         *,
         device: str,

@@ -3,6 +3,8 @@
 ``evaluate`` reads a labelled CSV/Parquet file (labels as names, Bearish/Bullish/Neutral, or
 integer ids; see ``labels``), classifies it with a model directory, and returns a report dict
 that ``write_report`` saves as JSON and ``render_markdown`` prints as a table.
+``fit_on_texts`` fits the calibration temperatures (``sentinel.classify.calibrate``) of an
+in-memory model on labelled held-out rows.
 """
 
 from __future__ import annotations
@@ -11,13 +13,24 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sentinel.classify.calibrate import (
+    ECE_BINS,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    softmax,
+    uncalibrate,
+)
 from sentinel.classify.data import read_labelled
 from sentinel.classify.labels import check_task
 from sentinel.progress import track
+
+if TYPE_CHECKING:
+    from sentinel.classify.classifier import Classifier
 
 
 def score(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
@@ -105,12 +118,44 @@ def predict_probabilities(
     return runner.probabilities(texts)
 
 
+def fit_on_texts(
+    model: Any,
+    tokenizer: Any,
+    dev_sets: Mapping[str, Any],
+    *,
+    prepare: Callable[[str], str],
+    max_length: int = 128,
+) -> dict[str, Any]:
+    """Fit one temperature per task on labelled held-out rows (``{task: LabelledTexts}``,
+    canonical labels) with an in-memory model, in fp32. Returns the ``calibration`` record
+    stored in ``sentinel.json``: temperatures, rows used, NLL and ECE before and after."""
+    record: dict[str, Any] = {"method": "temperature scaling (NLL, golden-section on log T)",
+                              "fitted_on": "dev hold-out of the training files",
+                              "temperature": {}, "rows": {}, "dev": {}}
+    for task, data in dev_sets.items():
+        probs = predict_probabilities(model, tokenizer, data.texts, max_length=max_length,
+                                      prepare=prepare)[task]
+        names = model.tasks[task]
+        gold = [names.index(label) for label in data.labels]
+        logp = np.log(np.clip(probs.astype(np.float64), 1e-30, None))  # logits up to a shift
+        t = fit_temperature(logp, gold)
+        record["temperature"][task] = t
+        record["rows"][task] = len(gold)
+        record["dev"][task] = {
+            "nll_before": round(negative_log_likelihood(logp, gold), 4),
+            "nll_after": round(negative_log_likelihood(logp, gold, t), 4),
+            "ece_before": round(expected_calibration_error(softmax(logp), gold), 4),
+            "ece_after": round(expected_calibration_error(softmax(logp, t), gold), 4),
+        }
+    return record
+
+
 def evaluate(
     csv: str | Path,
     task: str,
     *,
     model_dir: str | Path | None = None,
-    classifier: Any = None,
+    classifier: Classifier | None = None,
     text_col: str = "text",
     label_col: str = "label",
     label_names: Sequence[str] | None = None,
@@ -162,7 +207,7 @@ def evaluate(
     return report
 
 
-def predict_in_blocks(classifier: Any, texts: list[str], task: str, *,
+def predict_in_blocks(classifier: Classifier, texts: list[str], task: str, *,
                       block: int = 1024) -> np.ndarray:
     """``classifier.predict_proba(texts)[task]``, a block at a time, showing progress (a bar on
     a terminal, log lines otherwise; ``sentinel.progress``)."""
@@ -179,7 +224,6 @@ def score_probabilities(gold: Sequence[str], probs: np.ndarray, labels: Sequence
     """:func:`score` of the argmax labels, plus the expected calibration error (15 bins) of
     the probabilities as served (``ece``) and before the model's temperature
     (``ece_uncalibrated``, equal when it has none)."""
-    from sentinel.classify.calibrate import ECE_BINS, expected_calibration_error, uncalibrate
 
     report = score(gold, [labels[i] for i in probs.argmax(1)], labels)
     index = [list(labels).index(g) for g in gold]

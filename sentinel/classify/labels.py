@@ -63,6 +63,9 @@ TASK_LABELS: dict[str, tuple[str, ...]] = {SENTIMENT: SENTIMENT_LABELS, TOPIC: T
 DATASET_IDS: dict[str, tuple[str, ...]] = {SENTIMENT: SENTIMENT_DATASET_IDS, TOPIC: TOPIC_LABELS}
 _TOPICS_BY_LOWER = {label.lower(): label for label in TOPIC_LABELS}
 
+# an explicit id -> label map for an external checkpoint (ids as ints, or as strings: JSON)
+LabelMap = Mapping[int, str] | Mapping[str, str]
+
 
 class LabelError(SentinelError):
     """A label (or label map) does not fit the task."""
@@ -148,7 +151,7 @@ def normalise_labels(
     return out
 
 
-def explicit_label_map(task: str, mapping: Mapping[int | str, str], num_labels: int) -> list[str]:
+def explicit_label_map(task: str, mapping: LabelMap, num_labels: int) -> list[str]:
     """Validate a user's id->label map for an external checkpoint; return names in id order.
 
     The map must cover ids 0..num_labels-1 exactly, and every name must be a label of ``task``

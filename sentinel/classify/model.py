@@ -15,13 +15,16 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from sentinel.classify.labels import TASK_LABELS, explicit_label_map
+from sentinel.classify.labels import TASK_LABELS, LabelMap, explicit_label_map
 from sentinel.errors import SentinelError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 FORMAT = "sentinel-multitask/1"
 META_FILE = "sentinel.json"
@@ -90,10 +93,20 @@ def text_preparer(meta: Mapping[str, Any] | None) -> Callable[[str], str]:
     return TEXT_PREPS[name]
 
 
-class MultiTaskModel(nn.Module):
+class TaskModel(nn.Module):
+    """What inference needs of a model: ``forward`` returns ``{task: logits}`` for the tasks in
+    ``tasks`` (task -> its labels, in logit order)."""
+
+    tasks: dict[str, list[str]]
+
+
+class MultiTaskModel(TaskModel):
     """Shared encoder + masked mean pooling + dropout + one linear head per task."""
 
-    def __init__(self, encoder: nn.Module, tasks: Mapping[str, list[str]], dropout: float = 0.1):
+    encoder: PreTrainedModel
+
+    def __init__(self, encoder: PreTrainedModel, tasks: Mapping[str, list[str]],
+                 dropout: float = 0.1):
         super().__init__()
         self.encoder = encoder
         self.tasks = {t: list(labels) for t, labels in tasks.items()}
@@ -109,7 +122,7 @@ class MultiTaskModel(nn.Module):
         return {task: head(pooled) for task, head in self.heads.items()}
 
 
-class ExternalTaskModel(nn.Module):
+class ExternalTaskModel(TaskModel):
     """A standard sequence-classification checkpoint answering one task.
 
     ``names`` gives the canonical label of each output id; logits are re-ordered into the task's
@@ -123,6 +136,7 @@ class ExternalTaskModel(nn.Module):
         self.tasks = {task: canonical}
         self.task = task
         source = [names.index(label) if label in names else -1 for label in canonical]
+        self._source: torch.Tensor
         self.register_buffer("_source", torch.tensor(source), persistent=False)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict[str, Any]:
@@ -132,7 +146,7 @@ class ExternalTaskModel(nn.Module):
         return {self.task: picked.masked_fill(missing, float("-inf"))}
 
 
-def _new_encoder(config: Any) -> nn.Module:
+def _new_encoder(config: Any) -> PreTrainedModel:
     from transformers import AutoModel
 
     try:
@@ -272,7 +286,7 @@ def load_multitask(model_dir: str | Path) -> tuple[MultiTaskModel, Any, dict[str
 
 
 def load_external(
-    source: str | Path, task: str, label_map: Mapping[int | str, str] | None
+    source: str | Path, task: str, label_map: LabelMap | None
 ) -> tuple[ExternalTaskModel, Any, dict[str, Any]]:
     """Load any ``AutoModelForSequenceClassification`` checkpoint for ``task``.
 

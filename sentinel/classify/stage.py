@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
-from sentinel.classify.classifier import Prediction
+from sentinel.classify.classifier import (
+    Classifier,
+    ClassifierSpec,
+    Prediction,
+    TextClassifier,
+)
 from sentinel.db.models import Article, Classification, Model
 from sentinel.ingest.language import reads_language
 from sentinel.progress import Progress, track
@@ -30,7 +35,7 @@ from sentinel.progress import Progress, track
 log = logging.getLogger(__name__)
 PREDICTION_COLUMNS = tuple(f.name for f in fields(Prediction))  # named as in classification
 
-_CACHE: dict[tuple, Any] = {}
+_CACHE: dict[str, Classifier] = {}
 
 
 def article_text(title: str, summary: str | None) -> str:
@@ -42,35 +47,35 @@ def article_text(title: str, summary: str | None) -> str:
     return f"{title}{joiner}{summary}"
 
 
-CLASSIFIER_FIELDS = ("model_dir", "sentiment_model", "sentiment_labels", "topic_model",
-                     "topic_labels", "device", "precision", "threads", "token_budget", "max_length")
+@dataclass(frozen=True)
+class ClassifyOptions:
+    """What the classify stage is told (``sentinel.options.classify_options``)."""
+
+    classifier: ClassifierSpec
+    chunk: int = 512  # articles classified and committed per transaction
 
 
-def get_classifier(settings: Any, model_dir: str | Path | None = None) -> Any:
-    """The classifier ``settings`` describe, loaded once per process. ``model_dir`` (a backfill
+def get_classifier(spec: ClassifierSpec, model_dir: str | Path | None = None) -> Classifier:
+    """The classifier ``spec`` describes, loaded once per process. ``model_dir`` (a backfill
     with another model version) answers both tasks, whatever external models are configured."""
-    from sentinel.classify.classifier import load_classifier_from_settings
-
     if model_dir:
-        settings = settings.model_copy(update={
-            "model_dir": Path(model_dir), "sentiment_model": None, "sentiment_labels": None,
-            "topic_model": None, "topic_labels": None})
-    key = tuple(str(getattr(settings, name)) for name in CLASSIFIER_FIELDS)
+        spec = spec.only(model_dir)
+    key = repr(spec)
     if key not in _CACHE:
-        _CACHE[key] = load_classifier_from_settings(settings)
+        _CACHE[key] = spec.load()
     return _CACHE[key]
 
 
-def configured_source(settings: Any) -> str:
+def configured_source(spec: ClassifierSpec) -> str:
     """The ``model.source`` the configured classifier registers, without loading it (as
     ``load_classifier`` joins it: the model directory unless both tasks come from external
     checkpoints, then the external ones)."""
-    external = [str(m) for m in (settings.sentiment_model, settings.topic_model) if m]
-    own = [str(settings.model_dir)] if settings.model_dir is not None and len(external) < 2 else []
+    external = [str(m) for m in (spec.sentiment_model, spec.topic_model) if m]
+    own = [str(spec.model_dir)] if spec.model_dir is not None and len(external) < 2 else []
     return ";".join(own + external)
 
 
-def has_pending_work(conn: Connection, settings: Any) -> bool:
+def has_pending_work(conn: Connection, spec: ClassifierSpec) -> bool:
     """Whether ``classify_pending`` would find work, answered from the database alone so an
     idle run never loads the model: an article without a current verdict by the active model
     while that model is the configured one (same source and, for a Sentinel model directory,
@@ -78,8 +83,8 @@ def has_pending_work(conn: Connection, settings: Any) -> bool:
     True as soon as there is any article."""
     active = conn.execute(sa.select(Model.id, Model.name, Model.version, Model.source)
                           .where(Model.active)).first()
-    if active is None or active.source != configured_source(settings) or \
-            _model_changed(settings, active.name, active.version):
+    if active is None or active.source != configured_source(spec) or \
+            _model_changed(spec, active.name, active.version):
         return conn.scalar(sa.select(sa.exists().select_from(Article))) or False
     mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == active.id)
     pending = sa.or_(Classification.id.is_(None),
@@ -88,19 +93,19 @@ def has_pending_work(conn: Connection, settings: Any) -> bool:
         sa.select(Article.id).outerjoin(Classification, mine).where(pending)))) or False
 
 
-def _model_changed(settings: Any, name: str, version: str) -> bool:
+def _model_changed(spec: ClassifierSpec, name: str, version: str) -> bool:
     """A Sentinel model directory whose metadata (sentinel.json, read as plain JSON: no torch)
     names another model or version than the active row: retrained in place."""
-    if settings.sentiment_model or settings.topic_model or settings.model_dir is None:
+    if spec.sentiment_model or spec.topic_model or spec.model_dir is None:
         return False
     try:
-        meta = json.loads((Path(settings.model_dir) / "sentinel.json").read_text())
+        meta = json.loads((Path(spec.model_dir) / "sentinel.json").read_text())
     except (OSError, ValueError):
         return False  # missing or unreadable: loading it reports that, if there is work
     return isinstance(meta, dict) and (meta.get("name"), meta.get("version")) != (name, version)
 
 
-def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:
+def register_model(conn: Connection, classifier: TextClassifier, *, activate: bool) -> int:
     """Insert (or refresh) the ``model`` row for this name + version; optionally make it the
     active model (the one whose classifications are current). Returns its id."""
     info = classifier.describe()
@@ -111,7 +116,7 @@ def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:
         tasks=info["tasks"],
         metrics=info["metrics"],
     )
-    model_id = conn.scalar(
+    model_id = conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[Model.name, Model.version],
             set_={
@@ -120,7 +125,7 @@ def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:
                 "metrics": stmt.excluded.metrics,
             },
         ).returning(Model.id)
-    )
+    ).scalar_one()
     if activate:
         conn.execute(
             sa.update(Model).where(Model.active, Model.id != model_id).values(active=False)
@@ -130,10 +135,11 @@ def register_model(conn: Connection, classifier: Any, *, activate: bool) -> int:
 
 
 def classify_pending(
-    engine: Engine, settings: Any, *, classifier: Any = None, limit: int | None = None
+    engine: Engine, options: ClassifyOptions, *, classifier: TextClassifier | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Classify what the active model has not classified yet (or classified for older text)."""
-    classifier = classifier or get_classifier(settings)
+    classifier = classifier or get_classifier(options.classifier)
     with engine.begin() as conn:
         model_id = register_model(conn, classifier, activate=True)
     mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == model_id)
@@ -141,29 +147,29 @@ def classify_pending(
         Classification.id.is_(None), Classification.content_hash != Article.content_hash
     )
     return _classify_chunks(
-        engine, classifier, model_id, pending, mine, chunk=settings.classify_chunk, limit=limit
+        engine, classifier, model_id, pending, mine, chunk=options.chunk, limit=limit
     )
 
 
 def reclassify_range(
     engine: Engine,
-    settings: Any,
+    options: ClassifyOptions,
     *,
     model: str | Path | None,
     since: datetime,
     until: datetime,
-    classifier: Any = None,
+    classifier: TextClassifier | None = None,
 ) -> dict[str, Any]:
     """Classify every article published in [since, until) with ``model`` (a model directory;
     None: the configured one), replacing that model version's earlier verdicts only."""
-    classifier = classifier or get_classifier(settings, model)
+    classifier = classifier or get_classifier(options.classifier, model)
     with engine.begin() as conn:
         active = conn.scalar(sa.select(sa.func.count()).select_from(Model).where(Model.active))
         model_id = register_model(conn, classifier, activate=not active)
     mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == model_id)
     in_range = sa.and_(Article.published_at >= since, Article.published_at < until)
     return _classify_chunks(
-        engine, classifier, model_id, in_range, mine, chunk=settings.classify_chunk
+        engine, classifier, model_id, in_range, mine, chunk=options.chunk
     )
 
 
@@ -180,7 +186,7 @@ def _track(engine: Engine, where: Any, join_on: Any, *, limit: int | None,
 
 def _classify_chunks(
     engine: Engine,
-    classifier: Any,
+    classifier: TextClassifier,
     model_id: int,
     where: Any,
     join_on: Any,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import BertTokenizer
 
 _WORDS = (
     "the a of to in and on for with as at by from is are was be has have after before "
@@ -77,7 +80,7 @@ def _start(out_dir: str | Path, seed: int, *, hidden: int, layers: int,
     return out, tokenizer, config
 
 
-def _tokenizer():
+def _tokenizer() -> BertTokenizer:
     from transformers import BertTokenizer
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

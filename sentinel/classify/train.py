@@ -9,24 +9,28 @@ epoch by mean dev macro-F1 is kept and training stops early when it stops improv
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import operator
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from sentinel.classify.data import LabelledTexts, read_labelled
-from sentinel.classify.labels import TASK_LABELS, check_task
+from sentinel.classify.labels import TASK_LABELS
+from sentinel.classify.train_config import TrainConfig, Weighting
 from sentinel.classify.weak import VERSION as WEAK_VERSION
 from sentinel.errors import SentinelError
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from sentinel.classify.model import MultiTaskModel
 
-Weighting = Literal["none", "sqrt", "inverse"]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,71 +102,6 @@ def length_grouped_batches(
     return batches
 
 
-def _pairs(spec: str, what: str, example: str) -> dict[str, str]:
-    """``"a=1,b=2"`` -> ``{"a": "1", "b": "2"}``; a piece without ``=`` is a clear error."""
-    pieces = [piece.split("=", 1) for piece in spec.split(",") if piece.strip()]
-    if any(len(piece) != 2 for piece in pieces):
-        raise SentinelError(f"{what} {spec!r}: expected task=value pairs, e.g. {example}")
-    return {key.strip(): value.strip() for key, value in pieces}
-
-
-def parse_weighting(spec: str | Mapping[str, str], tasks: Sequence[str]) -> dict[str, Weighting]:
-    """``"sqrt"`` (every task) or ``"sentiment=none,topic=sqrt"`` -> ``{task: mode}``."""
-    if isinstance(spec, str):
-        if "=" in spec:
-            spec = _pairs(spec, "class weighting", "sentiment=none,topic=sqrt")
-        else:
-            spec = {t: spec.strip() for t in tasks}
-    out: dict[str, Weighting] = {}
-    for task in tasks:
-        mode = spec.get(task, "none")
-        if mode not in ("none", "sqrt", "inverse"):
-            raise SentinelError(
-                f"class weighting {mode!r} for {task}: expected none, sqrt or inverse "
-                "(e.g. --class-weighting sqrt or --class-weighting sentiment=none,topic=sqrt)"
-            )
-        out[task] = mode  # type: ignore[assignment]
-    unknown = set(spec) - set(TASK_LABELS)
-    if unknown:
-        raise SentinelError(f"class weighting names unknown task(s) {sorted(unknown)}")
-    return out
-
-
-def parse_task_weights(
-    spec: str | Mapping[str, float] | None, tasks: Sequence[str]
-) -> dict[str, float]:
-    """Loss multiplier per task: ``"sentiment=2,topic=1"`` (unnamed tasks: 1)."""
-    if not spec:
-        return dict.fromkeys(tasks, 1.0)
-    if isinstance(spec, str):
-        try:
-            pairs = _pairs(spec, "task weights", "sentiment=2,topic=1")
-            spec = {k: float(v) for k, v in pairs.items()}
-        except (SentinelError, ValueError):
-            raise SentinelError(
-                f"task weights {spec!r}: expected task=number pairs, e.g. sentiment=2,topic=1"
-            ) from None
-    unknown = set(spec) - set(TASK_LABELS)
-    if unknown or any(v <= 0 for v in spec.values()):
-        raise SentinelError(
-            f"task weights {dict(spec)}: expected positive weights for tasks {list(tasks)}"
-        )
-    return {t: float(spec.get(t, 1.0)) for t in tasks}
-
-
-def parse_limit(spec: str | None) -> int | dict[str, int] | None:
-    """``"500"`` (every file) or ``"topic=6000"`` (per task) -> rows to sample."""
-    if not spec:
-        return None
-    try:
-        if "=" not in spec:
-            return int(spec)
-        return {task: int(n) for task, n in _pairs(spec, "limit", "topic=6000").items()}
-    except ValueError:
-        raise SentinelError(f"limit {spec!r}: expected a number of rows or task=rows pairs, "
-                            "e.g. 500 or topic=6000") from None
-
-
 def describe_base(base: str | Path) -> str:
     """A portable name for the base checkpoint (no machine paths in shipped metadata)."""
     path = Path(base)
@@ -204,48 +143,14 @@ def _sample(data: LabelledTexts, limit: int | None, seed: int) -> LabelledTexts:
     )
 
 
-def train(
-    train_files: Mapping[str, str | Path],
-    output_dir: str | Path,
-    *,
-    base_model: str | Path,
-    valid_files: Mapping[str, str | Path] | None = None,
-    dev_fraction: float = 0.05,
-    name: str = "sentinel-minilm",
-    epochs: int = 4,
-    batch_size: int = 64,
-    lr: float = 1e-4,
-    weight_decay: float = 0.01,
-    warmup_ratio: float = 0.06,
-    max_length: int = 128,
-    class_weighting: str | Mapping[str, str] = "sentiment=none,topic=sqrt",
-    task_weights: str | Mapping[str, float] | None = "sentiment=2,topic=1",
-    patience: int = 2,
-    seed: int = 13,
-    threads: int | None = None,
-    mixed_precision: Literal["auto", "bf16", "fp32"] = "auto",
-    max_steps: int | None = None,
-    limit: int | Mapping[str, int] | None = None,
-    text_col: str = "text",
-    label_col: str = "label",
-    label_names: Mapping[str, Sequence[str]] | None = None,
-    checkpoint_dir: str | Path | None = None,
-    save_dtype: Literal["fp16", "fp32"] = "fp16",
-    progress: bool = True,
-    extra_meta: Mapping[str, Any] | None = None,
-    weak_labels: bool = False,
-    text_prep: str | None = None,
-    calibrate: bool = True,
-    init_model: str | Path | None = None,
-    freeze_embeddings: bool = False,
-) -> TrainResult:
-    """Train and save a multi-task model to ``output_dir``; return what happened.
+def train(config: TrainConfig) -> TrainResult:
+    """Train and save a multi-task model to ``config.output_dir``; return what happened.
 
-    ``train_files`` maps task ("sentiment", "topic") to a labelled file. Early stopping and the
-    best epoch use ``valid_files`` when given, else a stratified ``dev_fraction`` of the training
-    rows, else (neither) the last epoch is kept. ``limit`` trains on a seeded random sample of
-    that many rows per file (validation files are read whole); ``max_steps`` stops after that
-    many optimiser steps (smoke runs).
+    ``config.train_files`` maps task ("sentiment", "topic") to a labelled file. Early stopping
+    and the best epoch use ``valid_files`` when given, else a stratified ``dev_fraction`` of the
+    training rows, else (neither) the last epoch is kept. ``limit`` trains on a seeded random
+    sample of that many rows per file, or ``{task: rows}`` (validation files are read whole);
+    ``max_steps`` stops after that many optimiser steps (smoke runs).
 
     ``weak_labels``: the investor lexicon of :mod:`sentinel.classify.weak` moves neutral
     sentiment rows (training and dev alike) to the label it reads, and adds the topic training
@@ -255,109 +160,205 @@ def train(
     ``init_model``: continue from a Sentinel model directory (its encoder and heads) instead
     of a fresh head on ``base_model``. ``freeze_embeddings``: the encoder's embedding layer
     is not trained (a third of its weights; cheaper steps, less drift when continuing).
-    ``limit`` may also be ``{task: rows}``.
     """
     import torch
-    from tqdm.auto import tqdm
 
-    from sentinel.classify.engine import cpu_supports_bf16, pad_batch
-    from sentinel.classify.evaluate import predict_labels, score
-    from sentinel.classify.model import (
-        TEXT_PREP,
-        TEXT_PREPS,
-        build_multitask,
-        load_multitask,
-        save_multitask,
-    )
+    from sentinel.classify.engine import cpu_supports_bf16
+    from sentinel.classify.model import TEXT_PREP, TEXT_PREPS, save_multitask
 
     started = time.perf_counter()
-    weighting = parse_weighting(class_weighting, list(train_files))
-    task_weight = parse_task_weights(task_weights, list(train_files))
-    if mixed_precision not in ("auto", "bf16", "fp32"):
-        raise SentinelError(f"mixed precision {mixed_precision!r}: expected auto, bf16 or fp32")
-    if not train_files:
-        raise SentinelError("train: no training files; give at least one of --sentiment/--topic")
-    for task in train_files:
-        check_task(task)
-    text_prep = text_prep or TEXT_PREP
+    base_model = config.base_model or default_base_model()
+    text_prep = config.text_prep or TEXT_PREP
     if text_prep not in TEXT_PREPS:
         raise SentinelError(f"text prep {text_prep!r}: expected one of {', '.join(TEXT_PREPS)}")
     prepare = TEXT_PREPS[text_prep]
-    label_names = label_names or {}
-    random.seed(seed)
-    torch.manual_seed(seed)
-    if threads:
-        torch.set_num_threads(threads)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+
+    data = load_training_data(config, prepare)
+    tasks = {t: list(TASK_LABELS[t]) for t in data.train}
+    model, tokenizer, init_meta = _start_model(config, base_model, tasks)
+    use_bf16 = config.mixed_precision == "bf16" or (
+        config.mixed_precision == "auto" and cpu_supports_bf16())
+    fit = _fit(config, model, tokenizer, data, tasks, prepare, use_bf16=use_bf16,
+               started=started)
+
+    calibration: dict[str, Any] = {}
+    if config.calibrate and data.dev:
+        from sentinel.classify.evaluate import fit_on_texts
+
+        calibration = fit_on_texts(model, tokenizer, data.dev, prepare=prepare,
+                                   max_length=config.max_length)
+        log.info("calibration %s", calibration["temperature"])
+    hyper = {
+        "base_model": describe_base(base_model),
+        "init_model": (f"{init_meta['name']} version {init_meta['version']}"
+                       if init_meta is not None else None),
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+        "weight_decay": config.weight_decay,
+        "warmup_ratio": config.warmup_ratio,
+        "max_length": config.max_length,
+        "class_weighting": config.weighting,
+        "task_weights": config.task_weight,
+        "patience": config.patience,
+        "seed": config.seed,
+        "mixed_precision": "bf16" if use_bf16 else "fp32",
+        "dev_fraction": config.dev_fraction,
+        "max_steps": config.max_steps,
+        "limit": dict(config.limit) if isinstance(config.limit, Mapping) else config.limit,
+        "freeze_embeddings": config.freeze_embeddings,
+        "text_prep": text_prep,
+        "weak_labels": config.weak_labels,
+    }
+    meta = save_multitask(
+        model,
+        tokenizer,
+        config.output_dir,
+        name=config.name,
+        max_length=config.max_length,
+        dtype=torch.float16 if config.save_dtype == "fp16" else torch.float32,
+        text_prep=text_prep,
+        extra={
+            **({"calibration": calibration} if calibration else {}),
+            "training": {
+                "hyperparameters": hyper,
+                "best_epoch": fit.best_epoch,
+                "steps": fit.steps,
+                "train_rows": {t: len(d) for t, d in data.train.items()},
+                "dev_rows": {t: len(d) for t, d in data.dev.items()},
+                **({"weak_labels": {"lexicon": WEAK_VERSION, **data.weak_counts}}
+                   if config.weak_labels else {}),
+                "history": fit.history,
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+            **config.extra_meta,
+        },
+    )
+    return TrainResult(
+        output_dir=Path(config.output_dir),
+        meta=meta,
+        best_epoch=fit.best_epoch,
+        best_score=fit.best_score,
+        dev_metrics=fit.best_dev,
+        history=fit.history,
+        losses=fit.losses,
+        seconds=time.perf_counter() - started,
+        model=model,
+    )
+
+
+@dataclass
+class TrainingData:
+    """The rows one run trains on and stops early by, per task."""
+
+    train: dict[str, LabelledTexts]
+    dev: dict[str, LabelledTexts]
+    weak_counts: dict[str, int] = field(default_factory=dict)
+
+
+def load_training_data(config: TrainConfig, prepare: Callable[[str], str]) -> TrainingData:
+    """Read the files; split off the dev rows; apply the weak labels; draw the sample last
+    (the dev split and the weak rows come from the whole files)."""
 
     def load(task: str, path: str | Path) -> LabelledTexts:
-        return read_labelled(
-            path,
-            task,
-            text_col=text_col,
-            label_col=label_col,
-            label_names=label_names.get(task),
-        )
+        return read_labelled(path, task, text_col=config.text_col, label_col=config.label_col,
+                             label_names=config.label_names.get(task))
 
-    train_sets = {t: load(t, p) for t, p in train_files.items()}
+    train_sets = {t: load(t, p) for t, p in config.train_files.items()}
     dev_sets: dict[str, LabelledTexts] = {}
-    if valid_files:
-        dev_sets = {t: load(t, p) for t, p in valid_files.items() if t in train_sets}
-    elif dev_fraction > 0:
+    if config.valid_files:
+        dev_sets = {t: load(t, p) for t, p in config.valid_files.items() if t in train_sets}
+    elif config.dev_fraction > 0:
         for task, data in list(train_sets.items()):
-            train_sets[task], dev_sets[task] = split_dev(data, dev_fraction, seed)
+            train_sets[task], dev_sets[task] = split_dev(data, config.dev_fraction, config.seed)
     weak_counts: dict[str, int] = {}
-    if weak_labels:
+    if config.weak_labels:
         weak_counts = apply_weak_labels(train_sets, dev_sets, prepare)
         log.info("weak labels %s", " ".join(f"{k}={v}" for k, v in weak_counts.items()))
-    # the sample is drawn last: the dev split and the weak rows come from the whole files
-    limits = limit if isinstance(limit, Mapping) else dict.fromkeys(train_files, limit)
-    train_sets = {t: _sample(data, limits.get(t), seed) for t, data in train_sets.items()}
+    limit = config.limit
+    limits = limit if isinstance(limit, Mapping) else dict.fromkeys(config.train_files, limit)
+    train_sets = {t: _sample(data, limits.get(t), config.seed) for t, data in train_sets.items()}
+    return TrainingData(train_sets, dev_sets, weak_counts)
 
-    tasks = {t: list(TASK_LABELS[t]) for t in train_sets}
-    if init_model is not None:
-        model, tokenizer, init_meta = load_multitask(init_model)
-        if any(model.tasks.get(t) != labels for t, labels in tasks.items()):
-            raise SentinelError(f"--init {init_model}: its heads {model.tasks} do not answer "
-                                f"the tasks trained here ({list(tasks)}) with the same labels")
-    else:
+
+def _start_model(config: TrainConfig, base_model: str | Path, tasks: dict[str, list[str]]
+                 ) -> tuple[MultiTaskModel, Any, dict[str, Any] | None]:
+    """A fresh head on the base encoder, or the model ``--init`` names (and its metadata)."""
+    from sentinel.classify.model import build_multitask, load_multitask
+
+    if config.init_model is None:
         model, tokenizer = build_multitask(base_model, tasks)
-    use_bf16 = mixed_precision == "bf16" or (mixed_precision == "auto" and cpu_supports_bf16())
+        return model, tokenizer, None
+    model, tokenizer, init_meta = load_multitask(config.init_model)
+    if any(model.tasks.get(t) != labels for t, labels in tasks.items()):
+        raise SentinelError(f"--init {config.init_model}: its heads {model.tasks} do not answer "
+                            f"the tasks trained here ({list(tasks)}) with the same labels")
+    return model, tokenizer, init_meta
 
+
+@dataclass
+class _Fitted:
+    best_epoch: int
+    best_score: float
+    best_dev: dict[str, dict[str, Any]]
+    history: list[dict[str, Any]]
+    losses: list[float]
+    steps: int
+
+
+def _fit(config: TrainConfig, model: MultiTaskModel, tokenizer: Any, data: TrainingData,
+         tasks: dict[str, list[str]], prepare: Callable[[str], str], *, use_bf16: bool,
+         started: float) -> _Fitted:
+    """The epochs: AdamW with warm-up and linear decay, the dev score after each epoch, early
+    stopping; ``model`` ends holding the best epoch's weights, in eval mode."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from sentinel.classify.engine import pad_batch
+    from sentinel.classify.evaluate import predict_labels, score
+    from sentinel.classify.model import save_multitask
+
+    weighting, task_weight = config.weighting, config.task_weight
     # One row list over all tasks: token ids, task index, label index.
     task_names = list(tasks)
     rows: list[tuple[list[int], int, int]] = []
     for ti, task in enumerate(task_names):
-        data = train_sets[task]
+        texts = data.train[task]
         enc = tokenizer(
-            [prepare(t) for t in data.texts], truncation=True, max_length=max_length
+            [prepare(t) for t in texts.texts], truncation=True, max_length=config.max_length
         )["input_ids"]
         index = {label: i for i, label in enumerate(tasks[task])}
-        rows.extend((ids, ti, index[label]) for ids, label in zip(enc, data.labels, strict=True))
+        rows.extend((ids, ti, index[label]) for ids, label in zip(enc, texts.labels, strict=True))
     weights = {
-        t: torch.tensor(class_weights(train_sets[t].labels, tasks[t], weighting[t]))
+        t: torch.tensor(class_weights(data.train[t].labels, tasks[t], weighting[t]))
         for t in task_names
     }
-    rng = random.Random(seed)
-    steps_per_epoch = math.ceil(len(rows) / batch_size)
-    total_steps = steps_per_epoch * epochs
-    if max_steps is not None:
-        total_steps = min(total_steps, max_steps)
-    warmup = max(1, int(total_steps * warmup_ratio))
+    rng = random.Random(config.seed)
+    steps_per_epoch = math.ceil(len(rows) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    warmup = max(1, int(total_steps * config.warmup_ratio))
 
-    if freeze_embeddings:
+    if config.freeze_embeddings:
         for param in model.encoder.get_input_embeddings().parameters():
             param.requires_grad_(False)
         for param in getattr(model.encoder, "embeddings", nn_empty()).parameters():
             param.requires_grad_(False)
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for param in (p for p in model.parameters() if p.requires_grad):
         (no_decay if param.ndim < 2 else decay).append(param)
     optimiser = torch.optim.AdamW(
         [
-            {"params": decay, "weight_decay": weight_decay},
+            {"params": decay, "weight_decay": config.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
-        lr=lr,
+        lr=config.lr,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimiser,
@@ -370,14 +371,14 @@ def train(
     pad_id = tokenizer.pad_token_id or 0
     log.info(
         "train rows=%s dev_rows=%s steps=%d warmup=%d bf16=%s weighting=%s lr=%g batch=%d",
-        {t: len(d) for t, d in train_sets.items()},
-        {t: len(d) for t, d in dev_sets.items()},
+        {t: len(d) for t, d in data.train.items()},
+        {t: len(d) for t, d in data.dev.items()},
         total_steps,
         warmup,
         use_bf16,
-        class_weighting,
-        lr,
-        batch_size,
+        config.class_weighting,
+        config.lr,
+        config.batch_size,
     )
 
     best_score, best_epoch, best_state = -1.0, 0, None
@@ -386,10 +387,12 @@ def train(
     losses: list[float] = []
     step, bad_epochs = 0, 0
     lengths = [len(r[0]) for r in rows]
+    epochs = config.epochs
     for epoch in range(1, epochs + 1):
         model.train()
-        batches = length_grouped_batches(lengths, batch_size, rng)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not progress, unit="batch")
+        batches = length_grouped_batches(lengths, config.batch_size, rng)
+        bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", disable=not config.progress,
+                   unit="batch")
         epoch_loss, seen = 0.0, 0
         for batch in bar:
             if step >= total_steps:
@@ -401,7 +404,7 @@ def train(
                 targets[task_names[ti]][j] = label
             with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(ids, mask)
-            loss = sum(
+            loss = functools.reduce(operator.add, [
                 task_weight[t]
                 * torch.nn.functional.cross_entropy(
                     logits[t].float(),
@@ -411,7 +414,7 @@ def train(
                     reduction="sum",
                 )
                 for t in task_names
-            ) / len(batch)
+            ]) / len(batch)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -432,14 +435,14 @@ def train(
             "train_loss": epoch_loss / max(1, seen),
         }
         dev_metrics: dict[str, dict[str, Any]] = {}
-        if dev_sets:
+        if data.dev:
             model.eval()
-            for task, data in dev_sets.items():
+            for task, dev in data.dev.items():
                 predicted = predict_labels(
-                    model, tokenizer, data.texts, task, max_length=max_length, bf16=use_bf16,
-                    prepare=prepare,
+                    model, tokenizer, dev.texts, task, max_length=config.max_length,
+                    bf16=use_bf16, prepare=prepare,
                 )
-                dev_metrics[task] = score(data.labels, predicted, tasks[task])
+                dev_metrics[task] = score(dev.labels, predicted, tasks[task])
             model.train()
             current = sum(m["macro_f1"] for m in dev_metrics.values()) / len(dev_metrics)
             record.update(
@@ -458,19 +461,19 @@ def train(
         if current > best_score:
             best_score, best_epoch, best_dev, bad_epochs = current, epoch, dev_metrics, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if checkpoint_dir:
+            if config.checkpoint_dir:
                 save_multitask(
                     model,
                     tokenizer,
-                    checkpoint_dir,
-                    name=name,
-                    max_length=max_length,
+                    config.checkpoint_dir,
+                    name=config.name,
+                    max_length=config.max_length,
                     dtype=torch.float32,
                     extra={"epoch": epoch},
                 )
         else:
             bad_epochs += 1
-            if dev_sets and bad_epochs >= patience:
+            if data.dev and bad_epochs >= config.patience:
                 log.info(
                     "early stop epoch=%d best_epoch=%d best_score=%.4f",
                     epoch,
@@ -484,70 +487,7 @@ def train(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    calibration: dict[str, Any] = {}
-    if calibrate and dev_sets:
-        from sentinel.classify.calibrate import fit_on_texts
-
-        calibration = fit_on_texts(model, tokenizer, dev_sets, prepare=prepare,
-                                   max_length=max_length)
-        log.info("calibration %s", calibration["temperature"])
-    hyper = {
-        "base_model": describe_base(base_model),
-        "init_model": (f"{init_meta['name']} version {init_meta['version']}"
-                       if init_model is not None else None),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "weight_decay": weight_decay,
-        "warmup_ratio": warmup_ratio,
-        "max_length": max_length,
-        "class_weighting": weighting,
-        "task_weights": task_weight,
-        "patience": patience,
-        "seed": seed,
-        "mixed_precision": "bf16" if use_bf16 else "fp32",
-        "dev_fraction": dev_fraction,
-        "max_steps": max_steps,
-        "limit": dict(limit) if isinstance(limit, Mapping) else limit,
-        "freeze_embeddings": freeze_embeddings,
-        "text_prep": text_prep,
-        "weak_labels": weak_labels,
-    }
-    meta = save_multitask(
-        model,
-        tokenizer,
-        output_dir,
-        name=name,
-        max_length=max_length,
-        dtype=torch.float16 if save_dtype == "fp16" else torch.float32,
-        text_prep=text_prep,
-        extra={
-            **({"calibration": calibration} if calibration else {}),
-            "training": {
-                "hyperparameters": hyper,
-                "best_epoch": best_epoch,
-                "steps": step,
-                "train_rows": {t: len(d) for t, d in train_sets.items()},
-                "dev_rows": {t: len(d) for t, d in dev_sets.items()},
-                **({"weak_labels": {"lexicon": WEAK_VERSION, **weak_counts}}
-                   if weak_labels else {}),
-                "history": history,
-                "seconds": round(time.perf_counter() - started, 1),
-            },
-            **(dict(extra_meta) if extra_meta else {}),
-        },
-    )
-    return TrainResult(
-        output_dir=Path(output_dir),
-        meta=meta,
-        best_epoch=best_epoch,
-        best_score=best_score,
-        dev_metrics=best_dev,
-        history=history,
-        losses=losses,
-        seconds=time.perf_counter() - started,
-        model=model,
-    )
+    return _Fitted(best_epoch, best_score, best_dev, history, losses, step)
 
 
 def nn_empty() -> Any:
@@ -590,15 +530,12 @@ def apply_weak_labels(
     return counts
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m sentinel.classify.train``: ``sentinel -v train`` under the module's name."""
+if __name__ == "__main__":
+    # ``python -m sentinel.classify.train``: ``sentinel -v train`` under the module's name. The
+    # CLI is imported only here, where this file runs as __main__: importing the module never
+    # imports the CLI, which imports it.
     import sys
 
     from sentinel.cli import app
 
-    args = sys.argv[1:] if argv is None else list(argv)
-    app(["-v", "train", *args], prog_name="python -m sentinel.classify.train")
-
-
-if __name__ == "__main__":
-    main()
+    app(["-v", "train", *sys.argv[1:]], prog_name="python -m sentinel.classify.train")

@@ -46,7 +46,7 @@ ATOM_IGNORED = {f"{ATOM}{name}" for name in ("link", "author", "contributor", "c
                                              "rights")}
 
 
-class Entry(dict):
+class Entry(dict[str, Any]):
     """An entry as a dict that also reads as attributes (``entry.title``), like feedparser's
     ``FeedParserDict``, without its slower item lookup."""
 
@@ -207,7 +207,7 @@ def _atom_entry(item: ET.Element) -> Entry:
     return entry
 
 
-def fast_parse(body: bytes) -> tuple[str, str | None, list[Entry]] | None:
+def fast_parse(body: bytes) -> tuple[str, str | None, list[dict[str, Any]]] | None:
     """(version, feed title, entries as feedparser would give them), or None: not the plain
     case, so feedparser must parse ``body``."""
     head = body[:256]

@@ -24,10 +24,11 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
-from tenacity import Retrying, stop_after_attempt
+from tenacity import RetryCallState, Retrying, stop_after_attempt
 
 from sentinel.ingest.transport import (
     AddressPolicy,
@@ -38,6 +39,9 @@ from sentinel.ingest.transport import (
 )
 from sentinel.redact import mask_http_logs
 from sentinel.retry_after import parse_retry_after
+
+if TYPE_CHECKING:
+    from sentinel.settings import Settings
 
 __all__ = ["FetchOptions", "FetchResult", "fetch_feed", "make_client", "parse_retry_after"]
 
@@ -65,8 +69,8 @@ class FetchOptions:
     stop_at: float | None = None  # time.monotonic() by which every attempt must have ended
 
     @classmethod
-    def from_settings(cls, settings, extra_roots: tuple[Path, ...] = (),
-                      **overrides) -> FetchOptions:
+    def from_settings(cls, settings: Settings, extra_roots: tuple[Path, ...] = (),
+                      **overrides: Any) -> FetchOptions:
         return cls(user_agent=settings.user_agent,
                    connect_timeout_s=settings.fetch_connect_timeout_s,
                    read_timeout_s=settings.fetch_read_timeout_s,
@@ -194,10 +198,11 @@ def fetch_once(client: httpx.Client, url: str, etag: str | None, last_modified: 
                 chunks.append(chunk)
             body = b"".join(chunks)
             if body[:2] == b"\x1f\x8b":
-                body = _gunzip_capped(body, cap)
-                if body is None:
+                unzipped = _gunzip_capped(body, cap)
+                if unzipped is None:
                     result.error = f"body larger than the {cap}-byte cap (after gunzip)"
                     return result
+                body = unzipped
             result.body = body
             return result
     except AttemptDeadline:
@@ -219,10 +224,10 @@ def fetch_once(client: httpx.Client, url: str, etag: str | None, last_modified: 
         return FetchResult(url, error=f"{type(exc).__name__}: {exc}")
 
 
-def _wait(options: FetchOptions) -> Callable:
-    def wait(state) -> float:
+def _wait(options: FetchOptions) -> Callable[[RetryCallState], float]:
+    def wait(state: RetryCallState) -> float:
         """Exponential backoff with jitter, or the server's Retry-After when that is longer."""
-        result: FetchResult = state.outcome.result()
+        result = _attempted(state)
         base = options.backoff_base_s
         delay = min(options.backoff_cap_s, base * 2 ** (state.attempt_number - 1))
         delay += random.uniform(0, base)
@@ -234,11 +239,18 @@ def _wait(options: FetchOptions) -> Callable:
     return wait
 
 
-def _stop(options: FetchOptions) -> Callable:
+def _attempted(state: RetryCallState) -> FetchResult:
+    """The result of the attempt just made (fetch_once returns every failure as a result;
+    anything it raises is a bug and is re-raised here)."""
+    assert state.outcome is not None
+    return state.outcome.result()
+
+
+def _stop(options: FetchOptions) -> Callable[[RetryCallState], bool]:
     attempts = stop_after_attempt(options.attempts)
 
-    def stop(state) -> bool:
-        result: FetchResult = state.outcome.result()
+    def stop(state: RetryCallState) -> bool:
+        result = _attempted(state)
         too_long = result.retry_after is not None and result.retry_after > options.retry_after_cap_s
         left = options.time_left()
         out_of_time = left is not None and left <= 0
@@ -258,15 +270,17 @@ def fetch_feed(client: httpx.Client, url: str, *, etag: str | None = None,
                                       "feeds must be http(s)")
     retrying = Retrying(
         stop=_stop(options), wait=_wait(options), sleep=sleep, reraise=True,
-        retry=lambda state: not state.outcome.failed and state.outcome.result().retryable,
-        retry_error_callback=lambda state: state.outcome.result(),
+        retry=lambda state: (state.outcome is not None and not state.outcome.failed
+                             and _attempted(state).retryable),
+        retry_error_callback=_attempted,
     )
     result = retrying(fetch_once, client, url, etag, last_modified, options)
     result.attempts = retrying.statistics.get("attempt_number", 1)
     if result.error and result.attempts > 1:
         result.error += f" (after {result.attempts} attempts)"
     left = options.time_left()
-    if result.retryable and result.attempts < options.attempts and left is not None and left <= 0:
+    if (result.retryable and result.error and result.attempts < options.attempts
+            and left is not None and left <= 0):
         result.error += "; the ingest stage's deadline left no time for another attempt"
     if result.retry_after is not None and result.retry_after > options.retry_after_cap_s:
         result.error = (f"{result.error}; Retry-After {result.retry_after:g}s is longer than the "

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from sentinel.ingest.language import identify_language
@@ -252,7 +253,7 @@ def impossible_date(text: str | None) -> bool:
         return False
     year, month, day, hour, minute, second, tz_hours, tz_minutes = (
         int(v) if v else None for v in match.groups())
-    if not 1 <= (month or 0) <= 12:
+    if month is None or not 1 <= month <= 12:
         return True
     if day is not None and not 1 <= day <= calendar.monthrange(year or 1, month)[1]:
         return True
@@ -263,7 +264,7 @@ def impossible_date(text: str | None) -> bool:
     return (tz_hours or 0) > 23 or (tz_minutes or 0) > 59
 
 
-def entry_time(entry: Mapping, fetched_at: datetime,
+def entry_time(entry: dict[str, Any], fetched_at: datetime,
                future_skew: timedelta) -> tuple[datetime, str | None]:
     """Publication time in UTC; missing or impossible -> fetch time ('missing'); far future
     -> fetch time ('future'); before :data:`DATE_FLOOR` -> fetch time ('too_old')."""
@@ -330,7 +331,7 @@ def entry_link(entry: Mapping, base: str | None) -> tuple[str | None, bool]:
     return url, False
 
 
-def normalize_entry(entry: Mapping, ctx: NormalizeContext) -> ArticleRecord | None:
+def normalize_entry(entry: dict[str, Any], ctx: NormalizeContext) -> ArticleRecord | None:
     """A clean record, or None when the entry has neither a title nor a summary."""
     flags: list[str] = []
     raw_title, raw_summary = entry.get("title"), entry.get("summary") or entry.get("description")

@@ -204,8 +204,8 @@ def parse_feed(body: bytes, *, fast: bool = True) -> ParsedFeed:
     if fast and not reasons:
         plain = fast_parse(body)
         if plain is not None:
-            version, title, entries = plain
-            return ParsedFeed(entries=entries, version=version, title=title)
+            plain_version, plain_title, plain_entries = plain
+            return ParsedFeed(entries=plain_entries, version=plain_version, title=plain_title)
     try:
         parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False,
                                   resolve_relative_uris=False)
@@ -214,8 +214,8 @@ def parse_feed(body: bytes, *, fast: bool = True) -> ParsedFeed:
                           error=f"parser failed: {type(exc).__name__}: {exc}")
     bozo = bool(parsed.get("bozo")) or bool(reasons)
     if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        reasons.append(f"{type(exc).__name__}: {exc}" if exc else "malformed feed")
+        problem = parsed.get("bozo_exception")
+        reasons.append(f"{type(problem).__name__}: {problem}" if problem else "malformed feed")
     entries = list(parsed.entries)
     version = parsed.get("version") or None
     if not version and not entries:

@@ -219,7 +219,8 @@ def store_collected(engine: Engine, feed: FeedState, collected: Collected,
         return {}
 
 
-def _store(conn, feed: FeedState, collected: Collected, run_id: int | None) -> dict[str, int]:
+def _store(conn: sa.Connection, feed: FeedState, collected: Collected,
+           run_id: int | None) -> dict[str, int]:
     if collected.deferred:  # recorded, but the feed's health is not its fault
         conn.execute(sa.insert(FeedFetch).values(run_id=run_id, feed_id=feed.id,
                                                  fetched_at=collected.fetched_at,

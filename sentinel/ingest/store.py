@@ -151,17 +151,17 @@ def store_articles(conn: Connection, feed_id: int, records: list[ArticleRecord],
 
     upserts, to_link = [], set()
     for record in unique:
-        row = by_identity.get(record.identity)
-        if row is None and record.url in carried and record.url not in own_urls \
+        stored = by_identity.get(record.identity)
+        if stored is None and record.url in carried and record.url not in own_urls \
                 and not is_root_url(record.url):
-            row = carried[record.url]  # the same story, stored first by another feed
-        elif row is None or (row.content_hash != record.content_hash
-                             and row.source in (None, feed_id)):
+            stored = carried[record.url]  # the same story, stored first by another feed
+        elif stored is None or (stored.content_hash != record.content_hash
+                                and stored.source in (None, feed_id)):
             upserts.append(record)  # new, or changed by the feed that stored it first
             continue
         counts["duplicates"] += 1
-        if not row.linked:
-            to_link.add(row.id)
+        if not stored.linked:
+            to_link.add(stored.id)
 
     if upserts or to_link:  # sorted in SQL: one lock order for concurrent writers
         written = conn.execute(UPSERT, {"feed_id": feed_id, "fetched_at": fetched_at,

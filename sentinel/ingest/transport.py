@@ -37,6 +37,8 @@ import httpcore
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# a resolved address to try: (family, type, proto, sockaddr, ip, why it is refused or None)
+Candidate = tuple[int, int, int, Any, IPAddress, str | None]
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _local = threading.local()
@@ -164,7 +166,8 @@ class DeadlineStream(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
-            return self._sock._sslobj  # noqa: SLF001 - what httpcore's own stream returns
+            # what httpcore's own stream returns (a private attribute, hence not in the stubs)
+            return self._sock._sslobj  # type: ignore[attr-defined]  # noqa: SLF001
         if info == "client_addr":
             return self._sock.getsockname()
         if info == "server_addr":
@@ -197,7 +200,8 @@ class GuardedBackend(httpcore.NetworkBackend):
             if capped:
                 raise AttemptDeadline() from None
             raise httpcore.ConnectTimeout(f"DNS lookup of {host} timed out") from None
-        allowed, refused = [], []
+        allowed: list[Candidate] = []
+        refused: list[Candidate] = []
         for family, kind, proto, _, address in candidates:
             ip = ipaddress.ip_address(address[0].split("%", 1)[0])
             reason = self.policy.refusal(ip)

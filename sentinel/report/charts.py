@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import matplotlib
 import matplotlib.dates as mdates
@@ -29,6 +29,9 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from sentinel.alerts.evidence import times
 from sentinel.report.data import BASELINE_DAYS, AlertPanel, ReportData, Segment
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 NEGATIVE = "#c0392b"
 EXPECTED = "#1f2933"
 BAND = "#9fb3c8"
@@ -37,9 +40,9 @@ SENTIMENTS = ["negative", "neutral", "positive"]
 # a sequential scale per sentiment, cut before its darkest end (no black cells)
 SCALES = {"negative": ("Reds", 0.04, 0.8), "neutral": ("Greys", 0.02, 0.5),
           "positive": ("Greens", 0.04, 0.75)}
-RC = {"svg.fonttype": "none", "text.parse_math": False, "font.size": 10,
+RC: dict[RcKeyType, Any] = {"svg.fonttype": "none", "text.parse_math": False, "font.size": 10,
       "font.family": "sans-serif", "axes.titlesize": 11, "axes.labelsize": 9.5}
-RC_NARROW = {"font.size": 11.5, "axes.titlesize": 12, "axes.labelsize": 11,
+RC_NARROW: dict[RcKeyType, Any] = {"font.size": 11.5, "axes.titlesize": 12, "axes.labelsize": 11,
              "legend.fontsize": 10}
 UTC_NAME = "time (UTC)"
 NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
@@ -60,11 +63,14 @@ def scale(sentiment: str) -> ListedColormap:
                           name=f"{sentiment}-share")
 
 
-def _drawn(plot: Callable[..., Chart | None]) -> Callable[..., Chart | None]:
+ChartT = TypeVar("ChartT", bound="Chart | None")
+
+
+def _drawn(plot: Callable[..., ChartT]) -> Callable[..., ChartT]:
     """Draw a chart twice under the report's matplotlib settings (plain text, SVG text): wide
     for a desktop (the file written) and narrow for a phone."""
     @wraps(plot)
-    def wrapper(*args: Any) -> Chart | None:
+    def wrapper(*args: Any) -> ChartT:
         with matplotlib.rc_context(RC):
             wide = plot(*args, narrow=False)
         with matplotlib.rc_context({**RC, **RC_NARROW}):  # shown at about 0.8 of its size

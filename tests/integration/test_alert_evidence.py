@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from alertkit import World, at
+from alertkit import World, at, detect
 
 from sentinel.alerts import rollup
 from sentinel.alerts.evidence import (
@@ -22,7 +22,6 @@ from sentinel.alerts.evidence import (
     window_text,
 )
 from sentinel.alerts.slack import build_message
-from sentinel.alerts.stage import detect_alerts
 from sentinel.report.queries import libpq_url
 from sentinel.report.render import write_report
 
@@ -80,7 +79,7 @@ def check_one_story(world, payload: dict, counted: tuple[int, int], truth: set[i
 
 def test_every_kind_of_alert_hands_out_the_rows_it_counted(world, settings):
     burst = world.burst(at(7, 0), 12, feeds=("burst-wire",))  # 00:00-01:00: HLVP, Legal
-    detect_alerts(world.engine, settings, now=at(7, 1, 10))
+    detect(world.engine, settings, now=at(7, 1, 10))
     payloads = firing_payloads(world)
     keys = {"all": "all", "topic": "topic:Legal", "ticker": "ticker:HLVP",
             "source": "source:burst-wire"}
@@ -116,7 +115,7 @@ def test_an_alert_on_the_unfinished_bucket_covers_what_was_published_before_now(
     burst = world.burst(at(7, 2), 8, minutes=15, feeds=("burst-wire",))  # 02:00-02:15
     now = at(7, 2, 20)  # the background stories at 02:24 and 02:41 come after it
     late = world.burst(at(7, 2, 50), 8, minutes=5, feeds=("burst-wire",))  # already stored
-    detect_alerts(world.engine, settings, now=now)
+    detect(world.engine, settings, now=now)
     payloads = firing_payloads(world)
     assert {"ticker:HLVP", "topic:Legal", "source:burst-wire"} <= set(payloads)
     with world.engine.connect() as conn:
@@ -148,7 +147,7 @@ def test_hostile_segment_values_still_select_exactly_their_rows(db, settings, da
     name = "O'Brien 100% :wire \\ desk\x07"
     world.background(at(0), hours=7 * 24 + 4, feeds=("wire", name))
     world.burst(at(7, 0), 12, feeds=(name,))
-    detect_alerts(db, settings, now=at(7, 1, 10))
+    detect(db, settings, now=at(7, 1, 10))
     payload = firing_payloads(world)[f"source:{name}"]
     assert "\x07" not in payload["sql"] and "U&'O''Brien 100% :wire \\\\ desk\\0007'" in \
         payload["sql"]
@@ -172,7 +171,7 @@ def test_a_repeat_states_its_own_window(world, settings):
     for hour in range(5):
         world.burst(at(7, hour), 10, feeds=("burst-wire",))
     for hour in range(1, 6):
-        detect_alerts(world.engine, settings, now=at(7, hour, 5))
+        detect(world.engine, settings, now=at(7, hour, 5))
     rows = world.rows("SELECT d.kind, d.payload FROM alert_delivery d JOIN alert a ON "
                       "a.id = d.alert_id WHERE a.dedup_key = 'ticker:HLVP' ORDER BY d.id")
     repeat = next(r.payload for r in rows if r.kind == "repeat")
@@ -188,7 +187,7 @@ def test_the_slack_message_the_printed_alert_and_the_report_tell_the_same_story(
                                                                                tmp_path):
     burst = world.burst(at(7, 0), 12, feeds=("burst-wire",))
     now = at(7, 1, 10)
-    detect_alerts(world.engine, settings, now=now)
+    detect(world.engine, settings, now=now)
     alert_id, payload = world.rows(
         "SELECT a.id, d.payload FROM alert_delivery d JOIN alert a ON a.id = d.alert_id "
         "WHERE a.dedup_key = 'ticker:HLVP'")[0]

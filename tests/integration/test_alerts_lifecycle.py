@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from alertkit import World, at
+from alertkit import World, at, detect
 
 from sentinel.alerts.rollup import recompute_buckets
-from sentinel.alerts.stage import detect_alerts, rebuild_rollups
+from sentinel.alerts.stage import rebuild_rollups
 from sentinel.pipeline import run_detect
 
 
@@ -34,7 +34,7 @@ def deliveries(world):
 def test_a_burst_fires_once_with_the_evidence_and_a_rerun_adds_nothing(world, settings):
     world.burst(at(7, 0, 0), 12)  # Monday 00:00-01:00: twelve negative HLVP stories
     now = at(7, 1, 10)
-    counts = detect_alerts(world.engine, settings, now=now)
+    counts = detect(world.engine, settings, now=now)
     assert counts["rollup_rebuilt"] == 1 and counts["opened"] >= 2
     opened = alerts(world)
     assert {"all", "ticker:HLVP", "topic:Legal"} <= set(opened)
@@ -58,7 +58,7 @@ def test_a_burst_fires_once_with_the_evidence_and_a_rerun_adds_nothing(world, se
 
     rollups = rollup_rows(world)
     rows = world.rows("SELECT * FROM alert ORDER BY id")
-    again = detect_alerts(world.engine, settings, now=now)
+    again = detect(world.engine, settings, now=now)
     assert again["opened"] == again["queued"] == again["fired"] == 0
     assert rollup_rows(world) == rollups
     assert world.rows("SELECT * FROM alert ORDER BY id") == rows  # not even updated_at moves
@@ -71,7 +71,7 @@ def test_repeat_at_most_every_interval_then_hold_down_then_resolved(world, setti
         world.burst(at(7, hour), 10, ticker="HLVP")
     kinds = []
     for hour in range(1, 11):
-        detect_alerts(world.engine, settings, now=at(7, hour, 5))
+        detect(world.engine, settings, now=at(7, hour, 5))
         kinds.append([(d.kind, d.interval_end.hour) for d in deliveries(world)
                       if d.dedup_key == "ticker:HLVP"])
     assert kinds[0] == [("firing", 1)]
@@ -87,7 +87,7 @@ def test_repeat_at_most_every_interval_then_hold_down_then_resolved(world, setti
     # a new, larger burst later opens a new alert: one open alert per segment, never two (the
     # first burst is now part of the ticker's history: one of its size no longer surprises)
     world.burst(at(7, 12), 30)
-    detect_alerts(world.engine, settings, now=at(7, 13, 5))
+    detect(world.engine, settings, now=at(7, 13, 5))
     hlvp = world.rows("SELECT state FROM alert WHERE dedup_key = 'ticker:HLVP' ORDER BY id")
     assert [r.state for r in hlvp] == ["resolved", "firing"]
 
@@ -96,23 +96,23 @@ def test_without_resolved_notifications(world, settings):
     settings = settings.model_copy(update={"notify_resolved": False})
     world.burst(at(7, 0), 10)
     for hour in (1, 2, 3, 4):
-        detect_alerts(world.engine, settings, now=at(7, hour, 5))
+        detect(world.engine, settings, now=at(7, hour, 5))
     assert alerts(world)["ticker:HLVP"].state == "resolved"
     assert {d.kind for d in deliveries(world)} == {"firing"}
 
 
 def test_an_older_interval_changes_nothing(world, settings):
     world.burst(at(7, 0), 10)
-    detect_alerts(world.engine, settings, now=at(7, 3, 5))  # the burst is two buckets back
+    detect(world.engine, settings, now=at(7, 3, 5))  # the burst is two buckets back
     assert not alerts(world)
-    assert detect_alerts(world.engine, settings, now=at(7, 1, 5))["stale_interval"] == 1
+    assert detect(world.engine, settings, now=at(7, 1, 5))["stale_interval"] == 1
     assert not alerts(world) and not deliveries(world)
 
 
 def test_a_gap_between_runs_judges_every_bucket_in_the_interval(world, settings):
-    detect_alerts(world.engine, settings, now=at(6, 23, 0))
+    detect(world.engine, settings, now=at(6, 23, 0))
     world.burst(at(7, 0), 10)
-    detect_alerts(world.engine, settings, now=at(7, 3, 0))  # 00:00, 01:00 and 02:00 are new
+    detect(world.engine, settings, now=at(7, 3, 0))  # 00:00, 01:00 and 02:00 are new
     assert alerts(world)["ticker:HLVP"].state == "firing"
 
 
@@ -121,12 +121,12 @@ def test_pending_until_enough_buckets_spike(world, settings):
     world.burst(at(7, 0), 10, ticker="ONCE")
     world.burst(at(7, 0), 10, ticker="TWICE")
     world.burst(at(7, 1), 10, ticker="TWICE")
-    detect_alerts(world.engine, settings, now=at(7, 1, 0))
+    detect(world.engine, settings, now=at(7, 1, 0))
     assert {alerts(world)[k].state for k in ("ticker:ONCE", "ticker:TWICE")} == {"pending"}
-    detect_alerts(world.engine, settings, now=at(7, 2, 0))
+    detect(world.engine, settings, now=at(7, 2, 0))
     assert alerts(world)["ticker:TWICE"].state == "firing"
     for hour in (3, 4):
-        detect_alerts(world.engine, settings, now=at(7, hour, 0))
+        detect(world.engine, settings, now=at(7, hour, 0))
     once = alerts(world)["ticker:ONCE"]
     assert once.state == "resolved" and once.details["outcome"] == "expired"
     assert {d.dedup_key for d in deliveries(world)} >= {"ticker:TWICE"}
@@ -139,8 +139,8 @@ def test_the_unfinished_bucket_fires_within_the_bucket(world, settings):
     later = at(7, 2, 50)  # published after `now`: invisible to the interval ending at `now`
     world.burst(later, 8, ticker="LATE", minutes=5)
     off = settings.model_copy(update={"judge_partial_bucket": False})
-    assert detect_alerts(world.engine, off, now=now)["opened"] == 0
-    counts = detect_alerts(world.engine, settings, now=now + timedelta(minutes=1))
+    assert detect(world.engine, off, now=now)["opened"] == 0
+    counts = detect(world.engine, settings, now=now + timedelta(minutes=1))
     opened = alerts(world)
     assert counts["opened"] >= 1 and "ticker:HLVP" in opened and "ticker:LATE" not in opened
     hlvp = opened["ticker:HLVP"]
@@ -150,7 +150,7 @@ def test_the_unfinished_bucket_fires_within_the_bucket(world, settings):
 
 def test_warm_up_for_a_new_source_but_not_for_a_new_ticker(world, settings):
     world.burst(at(7, 0), 10, ticker="NEWCO", feeds=("brand-new-feed",))
-    detect_alerts(world.engine, settings, now=at(7, 1, 5))
+    detect(world.engine, settings, now=at(7, 1, 5))
     opened = alerts(world)
     assert "ticker:NEWCO" in opened  # absent all week: its quiet week is real history
     assert "source:brand-new-feed" not in opened  # no history yet: warm-up
@@ -169,7 +169,7 @@ def test_share_spike_while_the_count_stays_ordinary(db, settings):
     world.articles({"published_at": at(7, 0, 5 * k), "title": f"bad {k}",
                     "sentiment": "negative" if k < 6 else "neutral", "topic": "Markets"}
                    for k in range(10))
-    detect_alerts(db, settings, now=at(7, 1, 0))
+    detect(db, settings, now=at(7, 1, 0))
     alert = alerts(world)["all"]
     payload = deliveries(world)[0].payload
     assert payload["spike"] == "share" and alert.observed == 6
@@ -184,7 +184,7 @@ def rollup_rows(world):
 
 def test_incremental_rollups_equal_a_full_rebuild(world, settings):
     world.age()
-    detect_alerts(world.engine, settings, now=at(7, 0, 0))
+    detect(world.engine, settings, now=at(7, 0, 0))
     before = rollup_rows(world)
     # new classified articles in an old bucket, an edited article (its verdict goes stale),
     # a story picked up by one more feed, an unclassified article
@@ -198,13 +198,13 @@ def test_incremental_rollups_equal_a_full_rebuild(world, settings):
                              "WHERE id = :i"), {"i": edited.id})
         conn.execute(sa.text("INSERT INTO article_feed (article_id, feed_id) VALUES (:a, :f)"),
                      {"a": picked_up.id, "f": world.feed("third-feed")})
-    counts = detect_alerts(world.engine, settings, now=at(7, 0, 30))
+    counts = detect(world.engine, settings, now=at(7, 0, 30))
     assert counts["rollup_rebuilt"] == 0 and 1 <= counts["buckets_recomputed"] <= 6
     incremental = rollup_rows(world)
     assert incremental != before
     with world.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM rollup_state"))
-    assert detect_alerts(world.engine, settings, now=at(7, 0, 30))["rollup_rebuilt"] == 1
+    assert detect(world.engine, settings, now=at(7, 0, 30))["rollup_rebuilt"] == 1
     assert rollup_rows(world) == incremental
     zed = world.rows("SELECT total, negative FROM alert_rollup WHERE segment_value = 'ZED'")
     assert [tuple(r) for r in zed] == [(1, 1)]
@@ -212,7 +212,7 @@ def test_incremental_rollups_equal_a_full_rebuild(world, settings):
 
 def test_a_backfill_with_another_model_leaves_the_active_rollups_alone(world, settings):
     world.age()
-    detect_alerts(world.engine, settings, now=at(7, 0, 0))
+    detect(world.engine, settings, now=at(7, 0, 0))
     before = rollup_rows(world)
     other = world.model("experimental")
     ids = [r.id for r in world.rows("SELECT id, title FROM article")]
@@ -222,10 +222,10 @@ def test_a_backfill_with_another_model_leaves_the_active_rollups_alone(world, se
             "article_id", "model_id", "content_hash", "sentiment", "p_negative", "topic")])),
             [{"article_id": i, "model_id": other, "content_hash": world_digest(titles[i]),
               "sentiment": "negative", "p_negative": 0.99, "topic": "Legal"} for i in ids])
-    counts = detect_alerts(world.engine, settings, now=at(7, 0, 30))
+    counts = detect(world.engine, settings, now=at(7, 0, 30))
     assert counts["buckets_recomputed"] == 0 and counts["opened"] == 0
     assert rollup_rows(world) == before
-    rebuild_rollups(world.engine, settings, since=at(0), until=at(7))
+    rebuild_rollups(world.engine, settings.bucket_minutes, since=at(0), until=at(7))
     assert rollup_rows(world) == before
 
 
@@ -236,7 +236,7 @@ def world_digest(title: str) -> str:
 
 
 def test_recomputing_a_bucket_is_idempotent(world, settings):
-    detect_alerts(world.engine, settings, now=at(7, 0, 0))
+    detect(world.engine, settings, now=at(7, 0, 0))
     before = rollup_rows(world)
     with world.engine.begin() as conn:
         assert recompute_buckets(conn, world.model_id, 60, [at(3, h) for h in range(24)]) == 24

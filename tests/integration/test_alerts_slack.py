@@ -11,12 +11,13 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from alertkit import World, at
+from alertkit import World, at, detect
 from pydantic import SecretStr
 from slackserver import SlackServer
 
 from sentinel.alerts import outbox
-from sentinel.alerts.stage import deliver_notifications, detect_alerts
+from sentinel.alerts.stage import deliver_notifications
+from sentinel.options import delivery_options, make_transport
 from sentinel.status import collect_status
 
 NOW = at(7, 1, 10)
@@ -35,7 +36,7 @@ def queued(db, settings):
     world = World(db)
     world.background(at(0), hours=7 * 24)
     world.burst(at(7, 0), 12)
-    counts = detect_alerts(db, settings, now=NOW)
+    counts = detect(db, settings, now=NOW)
     assert counts["queued"] >= 3
     return world
 
@@ -49,6 +50,11 @@ def bot(settings, slack, **extra):
 def webhook(settings, slack):
     return settings.model_copy(update={"slack_webhook_url": SecretStr(slack.webhook_url),
                                        "slack_timeout_s": 0.5})
+
+
+def deliver(db, settings, **when):
+    """The notify stage as the pipeline runs it, configured by ``settings``."""
+    return deliver_notifications(db, make_transport(settings), delivery_options(settings), **when)
 
 
 def deliveries(db):
@@ -68,7 +74,7 @@ def assert_each_posted_once(db, slack):
 
 
 def test_bot_token_posts_each_alert_once_with_an_actionable_message(queued, db, settings, slack):
-    counts = deliver_notifications(db, bot(settings, slack), now=NOW)
+    counts = deliver(db, bot(settings, slack), now=NOW)
     assert counts["sent"] == len(deliveries(db))
     assert_each_posted_once(db, slack)
     hlvp = next(m for m in slack.messages if "ticker HLVP" in m["text"])
@@ -94,8 +100,8 @@ def test_bot_token_posts_each_alert_once_with_an_actionable_message(queued, db, 
     stored = next(r for r in deliveries(db) if r.remote_id == hlvp["ts"])
     assert stored.payload["message"]["blocks"] == blocks and stored.channel == "slack-bot:C0ALERTS"
     # nothing new on a second run, nor after detecting the same interval again
-    detect_alerts(db, settings, now=NOW)
-    assert deliver_notifications(db, bot(settings, slack), now=NOW)["sent"] == 0
+    detect(db, settings, now=NOW)
+    assert deliver(db, bot(settings, slack), now=NOW)["sent"] == 0
     assert_each_posted_once(db, slack)
 
 
@@ -106,8 +112,8 @@ def test_resolved_and_repeat_messages_are_threaded_on_the_first(db, settings, sl
         world.burst(at(7, hour), 10)
     config = bot(settings, slack)
     for hour in range(1, 9):
-        detect_alerts(db, settings, now=at(7, hour, 5))
-        deliver_notifications(db, config, now=at(7, hour, 5))
+        detect(db, settings, now=at(7, hour, 5))
+        deliver(db, config, now=at(7, hour, 5))
     assert_each_posted_once(db, slack)
     thread = [m for m in slack.messages if "ticker HLVP" in m["text"]]
     first, *rest = thread
@@ -147,8 +153,8 @@ def test_feed_text_cannot_mention_link_or_format(db, settings, slack):
                     "sentiment": "negative", "p_negative": 0.999 - i / 100,
                     "tickers": ["HLVP"], "topic": "<!here> *topic*",
                     "feeds": ["<!channel> wire"]} for i, (title, url) in enumerate(EVIL * 2))
-    detect_alerts(db, settings, now=NOW)
-    deliver_notifications(db, bot(settings, slack), now=NOW)
+    detect(db, settings, now=NOW)
+    deliver(db, bot(settings, slack), now=NOW)
     assert slack.messages
     for message in slack.messages:
         texts = [message["text"], *mrkdwn_texts(message["blocks"])]
@@ -180,7 +186,7 @@ def test_transient_failures_are_retried_later_without_duplicates(queued, db, set
                                                                  fault):
     slack.fail("chat.postMessage", fault, retry_after=600)
     config = bot(settings, slack)
-    counts = deliver_notifications(db, config, now=NOW)
+    counts = deliver(db, config, now=NOW)
     first = deliveries(db)[0]
     assert first.attempts == 1 and first.last_error
     expected = {"429": "failed"}.get(fault, "in_flight")  # unknown outcomes stay in flight
@@ -189,9 +195,9 @@ def test_transient_failures_are_retried_later_without_duplicates(queued, db, set
     if fault == "429":
         assert "retry after 600s" in first.last_error
         assert first.next_attempt_at >= NOW + timedelta(seconds=600)
-        deliver_notifications(db, config, now=NOW + timedelta(seconds=300))
+        deliver(db, config, now=NOW + timedelta(seconds=300))
         assert deliveries(db)[0].status == "failed"  # Retry-After respected
-    deliver_notifications(db, config, now=LATER)
+    deliver(db, config, now=LATER)
     assert_each_posted_once(db, slack)
     retried = deliveries(db)[0]
     posted_first = fault in ("slow_store", "drop_after_store")
@@ -202,14 +208,14 @@ def test_transient_failures_are_retried_later_without_duplicates(queued, db, set
 def test_permanent_errors_stop_retrying_and_show_in_status(queued, db, settings, slack, fault):
     slack.fail("chat.postMessage", fault)
     config = bot(settings, slack)
-    deliver_notifications(db, config, now=NOW)
+    deliver(db, config, now=NOW)
     rows = deliveries(db)
     assert rows[0].status == "dead" and fault in rows[0].last_error
     assert {r.status for r in rows[1:]} == {"pending"}  # the run stopped: same error for all
     with db.connect() as conn:
         status = collect_status(conn)
     assert [d["id"] for d in status.failed_deliveries] == [rows[0].id]
-    deliver_notifications(db, config, now=LATER)  # fixed meanwhile: the rest go out
+    deliver(db, config, now=LATER)  # fixed meanwhile: the rest go out
     rows = deliveries(db)
     assert rows[0].status == "dead" and rows[0].attempts == 1
     assert {r.status for r in rows[1:]} == {"sent"}
@@ -217,10 +223,10 @@ def test_permanent_errors_stop_retrying_and_show_in_status(queued, db, settings,
 
 
 def test_wrong_token_and_unknown_channel_are_permanent(queued, db, settings, slack):
-    deliver_notifications(db, bot(settings, slack, slack_bot_token=SecretStr("xoxb-wrong")),
+    deliver(db, bot(settings, slack, slack_bot_token=SecretStr("xoxb-wrong")),
                           now=NOW)
     assert "invalid_auth" in deliveries(db)[0].last_error
-    deliver_notifications(db, bot(settings, slack, slack_channel="#nowhere"), now=NOW)
+    deliver(db, bot(settings, slack, slack_channel="#nowhere"), now=NOW)
     assert "channel_not_found" in deliveries(db)[1].last_error
     assert not slack.messages
 
@@ -238,14 +244,14 @@ def test_crash_between_send_and_record_is_reconciled_from_the_history(queued, db
 
     monkeypatch.setattr(outbox, "_record_outcome", crash)
     with pytest.raises(SimulatedCrash):
-        deliver_notifications(db, bot(settings, slack), now=NOW)
+        deliver(db, bot(settings, slack), now=NOW)
     first = deliveries(db)[0]
     assert first.status == "in_flight" and len(slack.messages) == 1  # posted, not recorded
     for _ in range(450):  # chatter in the channel since: the lookup pages through it
         slack.state.messages.append({**slack.messages[0], "ts": slack.state.next_ts(),
                                      "metadata": None, "text": "chatter"})
     monkeypatch.setattr(outbox, "_record_outcome", real)
-    counts = deliver_notifications(db, bot(settings, slack), now=NOW)
+    counts = deliver(db, bot(settings, slack), now=NOW)
     assert counts["reconciled"] == 1
     slack.state.messages[:] = [m for m in slack.messages if m["text"] != "chatter"]
     assert_each_posted_once(db, slack)
@@ -262,10 +268,10 @@ def test_crash_after_claiming_but_before_sending_sends_once(queued, db, settings
 
     monkeypatch.setattr(slack_module.BotTransport, "send", die)
     with pytest.raises(SimulatedCrash):
-        deliver_notifications(db, bot(settings, slack), now=NOW)
+        deliver(db, bot(settings, slack), now=NOW)
     assert deliveries(db)[0].status == "in_flight" and not slack.messages
     monkeypatch.undo()
-    deliver_notifications(db, bot(settings, slack), now=NOW)
+    deliver(db, bot(settings, slack), now=NOW)
     assert_each_posted_once(db, slack)
 
 
@@ -273,14 +279,14 @@ def test_history_lookup_failure_keeps_it_in_flight_until_slack_answers(queued, d
                                                                         slack):
     slack.fail("chat.postMessage", "drop_after_store")
     config = bot(settings, slack)
-    deliver_notifications(db, config, now=NOW)
+    deliver(db, config, now=NOW)
     slack.fail("conversations.history", "503")
-    deliver_notifications(db, config, now=LATER)
+    deliver(db, config, now=LATER)
     first = deliveries(db)[0]
     assert first.status == "in_flight" and "history lookup failed" in first.last_error
     with db.connect() as conn:  # shown as undelivered while unsure
         assert [d["id"] for d in collect_status(conn).failed_deliveries] == [first.id]
-    deliver_notifications(db, config, now=LATER + timedelta(hours=2))
+    deliver(db, config, now=LATER + timedelta(hours=2))
     assert_each_posted_once(db, slack)
 
 
@@ -288,10 +294,10 @@ def test_webhook_posts_and_retries(queued, db, settings, slack):
     config = webhook(settings, slack)
     slack.fail("webhook", "500")
     slack.fail("webhook", "429", retry_after=120)
-    deliver_notifications(db, config, now=NOW)
+    deliver(db, config, now=NOW)
     rows = deliveries(db)
     assert (rows[0].status, rows[1].status) == ("in_flight", "failed")
-    deliver_notifications(db, config, now=LATER)
+    deliver(db, config, now=LATER)
     rows = deliveries(db)
     assert {r.status for r in rows} == {"sent"} and all(r.channel == "slack-webhook" for r in rows)
     assert len(slack.webhook_posts) == len(rows)  # 0 lost, 0 duplicated for these failures
@@ -302,7 +308,7 @@ def test_webhook_posts_and_retries(queued, db, settings, slack):
 
 def test_webhook_permanent_error_is_dead(queued, db, settings, slack):
     slack.fail("webhook", "invalid_token")
-    deliver_notifications(db, webhook(settings, slack), now=NOW)
+    deliver(db, webhook(settings, slack), now=NOW)
     assert deliveries(db)[0].status == "dead" and "403" in deliveries(db)[0].last_error
 
 
@@ -311,15 +317,15 @@ def test_webhook_crash_after_posting_is_at_least_once(queued, db, settings, slac
     sent again (the README says so). Nothing is lost; that one may arrive twice."""
     slack.fail("webhook", "drop_after_store")
     config = webhook(settings, slack)
-    deliver_notifications(db, config, now=NOW)
-    deliver_notifications(db, config, now=LATER)
+    deliver(db, config, now=NOW)
+    deliver(db, config, now=LATER)
     rows = deliveries(db)
     assert {r.status for r in rows} == {"sent"}
     assert len(slack.webhook_posts) == len(rows) + 1
 
 
 def test_without_slack_alerts_are_printed_and_stored(queued, db, settings, capsys):
-    counts = deliver_notifications(db, settings, now=NOW)
+    counts = deliver(db, settings, now=NOW)
     printed = capsys.readouterr().out
     rows = deliveries(db)
     assert counts["sent"] == len(rows)
@@ -328,7 +334,7 @@ def test_without_slack_alerts_are_printed_and_stored(queued, db, settings, capsy
     assert "FROM v_article_current" in printed
     assert {r.channel for r in rows} == {"log"} and all(
         r.payload["message"]["text"] in printed for r in rows)
-    assert deliver_notifications(db, settings, now=NOW)["sent"] == 0
+    assert deliver(db, settings, now=NOW)["sent"] == 0
     assert capsys.readouterr().out == ""
 
 
@@ -337,14 +343,13 @@ def test_bot_token_without_a_channel_is_a_configuration_error(queued, db, settin
 
     broken = settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-x")})
     with pytest.raises(ConfigError, match="SENTINEL_SLACK_CHANNEL"):
-        deliver_notifications(db, broken, now=NOW)
+        deliver(db, broken, now=NOW)
 
 
 def test_post_text_uses_the_alert_transports_without_retrying(settings, slack):
     """What the DAGs' failure callback posts: the configured channel, one try, errors raised."""
     from slack_sdk.errors import SlackApiError
 
-    from sentinel.alerts.stage import make_transport
 
     make_transport(bot(settings, slack)).post_text("task `x` failed: a &lt; b")
     (post,) = slack.messages
@@ -373,12 +378,12 @@ def test_a_429_with_an_http_date_retry_after_is_waited_for(queued, db, settings,
     endpoint = "chat.postMessage" if transport == "bot" else "webhook"
     slack.fail(endpoint, "429", retry_after=formatdate(time.time() + 600, usegmt=True))
     config = bot(settings, slack) if transport == "bot" else webhook(settings, slack)
-    counts = deliver_notifications(db, config, now=NOW)
+    counts = deliver(db, config, now=NOW)
     first = deliveries(db)[0]
     assert first.status == "failed" and "rate limited (429), retry after" in first.last_error
     assert first.next_attempt_at >= NOW + timedelta(seconds=590)
     assert counts["sent"] == len(deliveries(db)) - 1  # the others went out
-    deliver_notifications(db, config, now=LATER)
+    deliver(db, config, now=LATER)
     assert {r.status for r in deliveries(db)} == {"sent"}
 
 

@@ -37,6 +37,13 @@ def stage_settings(settings, model_dirs):
     )
 
 
+@pytest.fixture
+def options(stage_settings):
+    from sentinel.options import classify_options
+
+    return classify_options(stage_settings)
+
+
 def add_articles(engine, n: int, start: int = 0) -> None:
     rows = []
     for i in range(start, start + n):
@@ -81,19 +88,19 @@ class CrashAfter:
         return self.inner.classify(texts)
 
 
-def test_resume_after_crash_loses_nothing_and_duplicates_nothing(db, stage_settings) -> None:
+def test_resume_after_crash_loses_nothing_and_duplicates_nothing(db, options) -> None:
     from sentinel.classify.stage import classify_pending, get_classifier
 
     add_articles(db, 10)
-    classifier = get_classifier(stage_settings)
+    classifier = get_classifier(options.classifier)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        classify_pending(db, stage_settings, classifier=CrashAfter(classifier, calls=2))
+        classify_pending(db, options, classifier=CrashAfter(classifier, calls=2))
     assert counts_by_model(db) == {classifier.version: 8}  # two committed chunks of 4
 
-    result = classify_pending(db, stage_settings, classifier=classifier)
+    result = classify_pending(db, options, classifier=classifier)
     assert result["classified"] == 2 and result["version"] == classifier.version
     assert counts_by_model(db) == {classifier.version: 10}
-    assert classify_pending(db, stage_settings, classifier=classifier)["classified"] == 0
+    assert classify_pending(db, options, classifier=classifier)["classified"] == 0
 
     with db.connect() as conn:
         row = conn.execute(sa.select(Classification).limit(1)).one()
@@ -104,32 +111,32 @@ def test_resume_after_crash_loses_nothing_and_duplicates_nothing(db, stage_setti
     assert model.active and model.name == "tiny" and model.tasks["sentiment"][0] == "negative"
 
 
-def test_changed_text_is_classified_again(db, stage_settings) -> None:
+def test_changed_text_is_classified_again(db, options) -> None:
     from sentinel.classify.stage import classify_pending
 
     add_articles(db, 3)
-    classify_pending(db, stage_settings)
+    classify_pending(db, options)
     with db.begin() as conn:
         conn.execute(
             sa.update(Article)
             .where(Article.identity == "test:1")
             .values(title="stock plunges", content_hash="changed")
         )
-    assert classify_pending(db, stage_settings)["classified"] == 1
+    assert classify_pending(db, options)["classified"] == 1
     with db.connect() as conn:
         hashes = conn.scalars(sa.select(Classification.content_hash)).all()
     assert "changed" in hashes and len(hashes) == 3
 
 
-def test_backfill_with_second_version_keeps_both(db, stage_settings, model_dirs) -> None:
+def test_backfill_with_second_version_keeps_both(db, options, model_dirs) -> None:
     from sentinel.classify.stage import classify_pending, get_classifier, reclassify_range
 
     add_articles(db, 6)
-    first = classify_pending(db, stage_settings)
+    first = classify_pending(db, options)
     result = reclassify_range(
-        db, stage_settings, model=model_dirs[1], since=T0, until=T0 + timedelta(hours=4)
+        db, options, model=model_dirs[1], since=T0, until=T0 + timedelta(hours=4)
     )
-    second = get_classifier(stage_settings, model_dirs[1]).version
+    second = get_classifier(options.classifier, model_dirs[1]).version
     assert result["classified"] == 4 and result["version"] == second != first["version"]
     assert counts_by_model(db) == {first["version"]: 6, second: 4}
     with db.connect() as conn:
@@ -137,6 +144,6 @@ def test_backfill_with_second_version_keeps_both(db, stage_settings, model_dirs)
     assert active == [first["version"]]  # the backfill did not change the current model
 
     again = reclassify_range(
-        db, stage_settings, model=model_dirs[1], since=T0, until=T0 + timedelta(hours=4)
+        db, options, model=model_dirs[1], since=T0, until=T0 + timedelta(hours=4)
     )
     assert again["classified"] == 4 and counts_by_model(db)[second] == 4  # replaced, not added

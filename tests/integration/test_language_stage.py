@@ -15,6 +15,7 @@ from ingestkit import articles, ingest
 from sentinel.alerts.rollup import update_rollups
 from sentinel.classify.stage import classify_pending
 from sentinel.db.models import AlertRollup, Article, Classification
+from sentinel.options import classify_options
 from sentinel.status import collect_status, render_status, unread_language_counts
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "language" / "headlines.tsv"
@@ -52,7 +53,7 @@ def test_chinese_feed_is_stored_with_its_language_and_left_unclassified(db, stag
     repaired = [a for a in english if "mojibake_repaired" in a["flags"]]
     assert [a["title"] for a in repaired] == ["America’s banks face a debt reckoning"]
 
-    counts = classify_pending(db, stage_settings)
+    counts = classify_pending(db, classify_options(stage_settings))
     assert counts["classified"] == len(ENGLISH) + 1
     assert counts["unread_language"] == len(CHINESE)
     with db.connect() as conn:
@@ -68,7 +69,7 @@ def test_chinese_feed_is_stored_with_its_language_and_left_unclassified(db, stag
             assert row["topic"] is not None and row["unread_language"] is None
 
     # a rerun classifies nothing again (the withheld verdicts are stored, not pending)
-    assert classify_pending(db, stage_settings)["classified"] == 0
+    assert classify_pending(db, classify_options(stage_settings))["classified"] == 0
 
     with db.begin() as conn:
         model_id = rows[0]["model_id"]

@@ -12,10 +12,9 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from alertkit import World, at, digest
+from alertkit import World, at, detect, digest
 
 from sentinel.alerts import rollup
-from sentinel.alerts.stage import detect_alerts
 
 
 @pytest.fixture
@@ -33,21 +32,21 @@ def rollup_rows(world):
 def full_rebuild(world, settings):
     with world.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM rollup_state"))
-    assert detect_alerts(world.engine, settings, now=at(7, 1))["rollup_rebuilt"] == 1
+    assert detect(world.engine, settings, now=at(7, 1))["rollup_rebuilt"] == 1
     return rollup_rows(world)
 
 
 def test_a_rerun_without_changes_recomputes_nothing(world, settings):
     # fresh rows, stamped seconds ago: a time-only watermark (with its safety overlap) re-read
     # all of them on every run
-    first = detect_alerts(world.engine, settings, now=at(7, 0, 0))
+    first = detect(world.engine, settings, now=at(7, 0, 0))
     assert first["rollup_rebuilt"] == 1
     for minute in (15, 30):
-        again = detect_alerts(world.engine, settings, now=at(7, 0, minute))
+        again = detect(world.engine, settings, now=at(7, 0, minute))
         assert again["rollup_rebuilt"] == 0 and again["buckets_recomputed"] == 0
     world.articles([{"published_at": at(3, 4, 10), "title": "one more", "sentiment": "neutral"}])
-    assert detect_alerts(world.engine, settings, now=at(7, 0, 45))["buckets_recomputed"] == 1
-    assert detect_alerts(world.engine, settings, now=at(7, 0, 50))["buckets_recomputed"] == 0
+    assert detect(world.engine, settings, now=at(7, 0, 45))["buckets_recomputed"] == 1
+    assert detect(world.engine, settings, now=at(7, 0, 50))["buckets_recomputed"] == 0
 
 
 def late_writer(world):
@@ -72,15 +71,15 @@ def write_classified(conn, world, published_at, title: str) -> None:
 
 
 def test_a_commit_that_lands_after_a_run_is_folded_in_by_the_next(world, settings):
-    detect_alerts(world.engine, settings, now=at(7, 0, 0))
+    detect(world.engine, settings, now=at(7, 0, 0))
     conn, transaction = late_writer(world)
     try:
         write_classified(conn, world, at(2, 5, 30), "late story")
-        assert detect_alerts(world.engine, settings, now=at(7, 0, 15))["buckets_recomputed"] == 0
+        assert detect(world.engine, settings, now=at(7, 0, 15))["buckets_recomputed"] == 0
         transaction.commit()
     finally:
         conn.close()
-    assert detect_alerts(world.engine, settings, now=at(7, 0, 30))["buckets_recomputed"] == 1
+    assert detect(world.engine, settings, now=at(7, 0, 30))["buckets_recomputed"] == 1
     incremental = rollup_rows(world)
     assert incremental == full_rebuild(world, settings)
 
@@ -88,17 +87,17 @@ def test_a_commit_that_lands_after_a_run_is_folded_in_by_the_next(world, setting
 def test_a_transaction_longer_than_the_overlap_is_not_missed(world, settings, monkeypatch):
     # no safety overlap at all: only the open transactions (pg_stat_activity) hold the horizon
     monkeypatch.setattr(rollup, "OVERLAP", timedelta(0))
-    detect_alerts(world.engine, settings, now=at(7, 0, 0))
+    detect(world.engine, settings, now=at(7, 0, 0))
     conn, transaction = late_writer(world)
     try:
         time.sleep(0.2)
         for minute in (10, 20):  # runs while it is open: their horizons stay at its start
-            detect_alerts(world.engine, settings, now=at(7, 0, minute))
+            detect(world.engine, settings, now=at(7, 0, minute))
         write_classified(conn, world, at(4, 2, 0), "slow story")  # stamped at its start
         transaction.commit()
     finally:
         conn.close()
-    assert detect_alerts(world.engine, settings, now=at(7, 0, 30))["buckets_recomputed"] == 1
+    assert detect(world.engine, settings, now=at(7, 0, 30))["buckets_recomputed"] == 1
     assert rollup_rows(world) == full_rebuild(world, settings)
 
 

@@ -51,13 +51,13 @@ def files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(files, tmp_path_factory):
     from sentinel.classify.testing import write_tiny_base
-    from sentinel.classify.train import train
+    from sentinel.classify.train import TrainConfig, train
 
     root = tmp_path_factory.mktemp("train")
     base = write_tiny_base(root / "base", seed=0)
-    return train(
-        {"sentiment": files["sentiment"], "topic": files["topic"]},
-        root / "out",
+    return train(TrainConfig(
+        train_files={"sentiment": files["sentiment"], "topic": files["topic"]},
+        output_dir=root / "out",
         base_model=base,
         epochs=8,
         batch_size=8,
@@ -71,7 +71,7 @@ def trained(files, tmp_path_factory):
         valid_files={"sentiment": files["sentiment"], "topic": files["topic"]},
         patience=99,
         checkpoint_dir=root / "best",
-    )
+    ))
 
 
 def test_loss_decreases(trained) -> None:
@@ -133,19 +133,21 @@ def test_trained_model_learned_the_training_rows(trained, files) -> None:
 
 
 def test_missing_column_is_named(files, tmp_path) -> None:
-    from sentinel.classify.train import train
+    from sentinel.classify.train import TrainConfig, train
 
     bad = write_csv(tmp_path / "bad.csv", [("stock soars", 1)], header="headline,label")
     with pytest.raises(DataError, match=r"missing column\(s\) 'text'.*'headline'.*--text-col"):
-        train({"sentiment": bad}, tmp_path / "out", base_model=tmp_path)
+        train(TrainConfig(train_files={"sentiment": bad}, output_dir=tmp_path / "out",
+                          base_model=tmp_path))
 
 
 def test_unknown_label_is_named(files, tmp_path) -> None:
-    from sentinel.classify.train import train
+    from sentinel.classify.train import TrainConfig, train
 
     bad = write_csv(tmp_path / "bad.csv", [("stock soars", 1), ("stock falls", "down")])
     with pytest.raises(DataError, match=r"bad.csv: 1 sentiment label\(s\) not understood: 'down'"):
-        train({"sentiment": bad}, tmp_path / "out", base_model=tmp_path)
+        train(TrainConfig(train_files={"sentiment": bad}, output_dir=tmp_path / "out",
+                          base_model=tmp_path))
 
 
 def test_parquet_input_and_label_names(tmp_path) -> None:
@@ -185,7 +187,7 @@ def _tokenizer(trained):
 
 
 def test_class_weighting_per_task() -> None:
-    from sentinel.classify.train import parse_weighting
+    from sentinel.classify.train_config import parse_weighting
     from sentinel.errors import SentinelError
 
     tasks = ["sentiment", "topic"]
@@ -201,7 +203,7 @@ def test_class_weighting_per_task() -> None:
 
 
 def test_task_weights() -> None:
-    from sentinel.classify.train import parse_task_weights
+    from sentinel.classify.train_config import parse_task_weights
     from sentinel.errors import SentinelError
 
     tasks = ["sentiment", "topic"]
@@ -214,10 +216,50 @@ def test_task_weights() -> None:
 
 
 def test_limit_is_a_number_or_per_task_rows() -> None:
-    from sentinel.classify.train import parse_limit
+    from sentinel.classify.train_config import parse_limit
     from sentinel.errors import SentinelError
 
     assert parse_limit("500") == 500 and parse_limit(None) is None
     assert parse_limit("topic=6000") == {"topic": 6000}
     with pytest.raises(SentinelError, match="expected a number of rows or task=rows pairs"):
         parse_limit("topic=lots")
+
+
+def test_train_config_checks_every_value_before_anything_is_loaded(tmp_path) -> None:
+    from sentinel.classify.train_config import TrainConfig
+    from sentinel.errors import SentinelError
+
+    files = {"train_files": {"sentiment": tmp_path / "absent.csv"}, "output_dir": tmp_path}
+    config = TrainConfig.build(**files, limit="topic=6000", class_weighting="sqrt")
+    assert config.limit == {"topic": 6000} and config.weighting == {"sentiment": "sqrt"}
+    assert config.task_weight == {"sentiment": 2.0}
+    for values, message in [
+        ({"epochs": 0}, "invalid training option: --epochs=0: expected an integer from 1 to "
+                        "1000"),
+        ({"lr": -1e-4, "threads": 0}, "--lr=-0.0001: expected a number greater than 0 and at "
+                                      "most 1; --threads=0: expected an integer from 1 to 1024"),
+        ({"dev_fraction": 1.0}, "--dev-fraction=1.0: expected a number from 0 and below 1"),
+        ({"mixed_precision": "fp8"}, "--mixed-precision='fp8': expected one of auto, bf16, fp32"),
+        ({"limit": "0"}, "limit '0': expected at least 1 row"),
+        ({"class_weighting": "log"}, "class weighting 'log' for sentiment: expected none, sqrt"),
+    ]:
+        with pytest.raises(SentinelError) as error:
+            TrainConfig.build(**{**files, **values})
+        assert message in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(SentinelError, match="no training files"):
+        TrainConfig.build(train_files={}, output_dir=tmp_path)
+    with pytest.raises(SentinelError, match="unknown task 'news'"):
+        TrainConfig.build(train_files={"news": tmp_path}, output_dir=tmp_path)
+
+
+def test_sentinel_train_prints_a_bad_option_as_one_error_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from sentinel.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path / "out"), "--sentiment",
+                                      str(tmp_path / "s.csv"), "--warmup-ratio", "2"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "error: invalid training option: --warmup-ratio=2.0: expected a number from 0 to 1"]
+    assert not (tmp_path / "out").exists()

@@ -183,6 +183,15 @@ def test_every_numeric_setting_has_a_lower_and_an_upper_bound():
     ("sentiment_labels", "notjson", "SENTINEL_SENTIMENT_LABELS='notjson': expected a JSON object"),
     ("classify_chunk", "-5", "SENTINEL_CLASSIFY_CHUNK='-5': expected an integer from 1 to"),
     ("threads", "-2", "SENTINEL_THREADS='-2': expected an integer from 1 to 1024"),
+    ("fetch_connect_timeout_s", "-1",
+     "SENTINEL_FETCH_CONNECT_TIMEOUT_S='-1': expected a number greater than 0 and at most 300"),
+    ("fetch_concurrency", "0", "SENTINEL_FETCH_CONCURRENCY='0': expected an integer from 1 to 256"),
+    ("fetch_per_host", "100", "SENTINEL_FETCH_PER_HOST='100': expected an integer from 1 to 64"),
+    ("false_alerts_per_week", "0", "SENTINEL_FALSE_ALERTS_PER_WEEK='0': expected a number "
+     "greater than 0 and at most 100"),
+    ("slack_timeout_s", "-3", "SENTINEL_SLACK_TIMEOUT_S='-3': expected a number greater than 0"),
+    ("run_lease_s", "1", "SENTINEL_RUN_LEASE_S='1': expected a number from 10 to 86400"),
+    ("max_length", "4096", "SENTINEL_MAX_LENGTH='4096': expected an integer from 8 to 512"),
     ("fetch_allowed_networks", "10.0.0.0/8,nope", "'nope' is not an IP address or network"),
     ("fast_parse", "maybe", "expected true or false"),
 ])
@@ -206,6 +215,28 @@ def test_secrets_are_not_echoed_in_setting_errors(monkeypatch):
     with pytest.raises(ConfigError) as error:
         load_settings(_env_file=None)
     assert "hunter2" not in str(error.value) and "SENTINEL_THREADS" in str(error.value)
+
+
+def test_the_cli_prints_a_bad_setting_as_one_error_line(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from sentinel.cli import app
+    from sentinel.settings import get_settings
+
+    series = tmp_path / "series.csv"
+    series.write_text("t,v\n2026-02-01T00:00:00Z,3\n2026-02-01T01:00:00Z,4\n")
+    monkeypatch.setenv("SENTINEL_MIN_NEGATIVE", "-5")
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["spikes", "--csv", str(series), "--time-col", "t",
+                                          "--value-col", "v"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "error: invalid setting: SENTINEL_MIN_NEGATIVE='-5': expected an integer from 1 to "
+        "1000000; fix it in the environment or .env"]
 
 
 def test_allowed_values_read_naturally():
