@@ -1,4 +1,4 @@
-"""Regenerate the README's screenshots (docs/*.png) after `make demo`, with headless Chromium.
+"""Regenerate the screenshots in docs/ (docs/*.png) after `make demo`, with headless Chromium.
 
     make demo && .venv/bin/python scripts/screenshots.py
 

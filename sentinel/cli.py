@@ -32,10 +32,11 @@ feeds_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
 app.add_typer(feeds_app, name="feeds")
 
 
-# Exit codes (the README's table): 0 all done (skipped stages included); 1 an error the user can
-# fix (one `error: ...` line each; a stage that raised is recorded `failed`); 2 a usage error;
-# 3 partial: the command ran to its end but some of its work failed (feeds not ingested,
-# notifications not delivered; `sentinel status` and `sentinel feeds list` say which and why).
+# Exit codes (docs/operations.md, "Exit codes and the failure contract"): 0 all done (skipped
+# stages included); 1 an error the user can fix (one `error: ...` line each; a stage that raised
+# is recorded `failed`); 2 a usage error; 3 partial: the command ran to its end but some of its
+# work failed (feeds not ingested, notifications not delivered; `sentinel status` and
+# `sentinel feeds list` say which and why).
 EXIT_PARTIAL = 3
 
 
@@ -234,7 +235,8 @@ def run(once: Annotated[bool, typer.Option("--once",
         demo: DemoOption = False) -> None:
     """Run the pipeline (ingest, classify, detect, notify) once."""
     if not once:
-        fail("`sentinel run` needs --once; scheduling is Airflow's job (see dags/ and README)", 2)
+        fail("`sentinel run` needs --once; scheduling is Airflow's job "
+             "(see dags/ and docs/operations.md)", 2)
     from sentinel.pipeline import run_once
     from sentinel.settings import get_settings
 

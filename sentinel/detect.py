@@ -1,6 +1,6 @@
 """Spike detection: counts in, spikes out. Pure functions, no I/O.
 
-The model (argued in the README, section "Spike detection and alerts"). Every quantity at bucket
+The model (argued in docs/detection.md, "Spike detection and alerts"). Every quantity at bucket
 ``t`` uses only the buckets before it, so judging a whole series at once (``sentinel spikes``)
 and judging the latest buckets of a segment every run (the pipeline) is one computation.
 

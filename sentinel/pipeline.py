@@ -2,7 +2,8 @@
 
 Each ``run_*`` takes an Engine and a Settings object (entry points read settings; nothing here
 does), records a ``pipeline_run`` row, and returns a small :class:`StageResult` whose
-``summary()`` is safe to pass through XCom. The failure contract (the README's exit-code table):
+``summary()`` is safe to pass through XCom. The failure contract (docs/operations.md, "Exit
+codes and the failure contract"):
 
 * ``ok``: all of its work done.
 * ``partial``: it ran to its end, but some of its work failed (feeds not ingested,
@@ -220,7 +221,7 @@ def run_classify(engine: Engine, settings: Settings, *, now: datetime | None = N
         shipped = checkout_model_dir()
         if shipped is not None and settings.model_dir == shipped and not shipped.is_dir():
             raise StageSkipped(f"the shipped model is not in this checkout ({shipped}); "
-                               "train it with `sentinel train` (see models/README)")
+                               "train it with `sentinel train` (see docs/model.md)")
         result.counts = classify_pending(engine, classify_options(settings))
     return result
 

@@ -5,7 +5,7 @@
   the channel history (``conversations.history`` / ``.replies``, ``include_all_metadata``) tells
   whether a delivery was posted; repeats and resolutions are threaded on the first message.
 * Incoming webhook: no metadata and no threads, so a delivery whose outcome is unknown is sent
-  again (at least once; see the README).
+  again (at least once; see docs/detection.md).
 
 Feed text is untrusted. Headlines go into ``rich_text`` elements, which Slack shows literally
 (no mrkdwn, no mentions, links only where we put them, http(s) only); every string that lands in a

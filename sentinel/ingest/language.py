@@ -14,7 +14,7 @@ None when it cannot tell (too little text, or no language clearly ahead). Two st
 Restricting the candidate set matters on headlines: with all 142 of its languages py3langid
 called 5.7% of 10,291 English headlines something else (Nigerian Pidgin, Latin, Bikol...);
 restricted, 0.1% (15 of 14,408), while all 46 hand-written headlines in 14 other languages in
-``tests/fixtures/language/headlines.tsv`` were named correctly (see the README).
+``tests/fixtures/language/headlines.tsv`` were named correctly (see docs/ingest.md).
 An unknown language is treated like the model's own (its articles are classified as usual):
 dropping an English headline costs more than classifying a foreign one.
 """

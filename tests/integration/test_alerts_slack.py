@@ -314,7 +314,7 @@ def test_webhook_permanent_error_is_dead(queued, db, settings, slack):
 
 def test_webhook_crash_after_posting_is_at_least_once(queued, db, settings, slack):
     """A webhook cannot be asked whether a message arrived: the one whose answer was lost is
-    sent again (the README says so). Nothing is lost; that one may arrive twice."""
+    sent again (docs/detection.md says so). Nothing is lost; that one may arrive twice."""
     slack.fail("webhook", "drop_after_store")
     config = webhook(settings, slack)
     deliver(db, config, now=NOW)

@@ -1,5 +1,6 @@
 """The hostile world, as a user meets it: real `sentinel` processes, real HTTP servers on
-loopback addresses, a real PostgreSQL that is killed and restarted (README "Reliability").
+loopback addresses, a real PostgreSQL that is killed and restarted (docs/operations.md,
+"Reliability").
 
 A feed that drips its headers; a stage deadline; malformed URLs next to a good feed; credentials
 in feed URLs; internal addresses and redirects to them; a run killed with SIGKILL; the database
@@ -107,7 +108,7 @@ def test_a_feed_dripping_its_headers_cannot_hold_the_run(cli, server, db, tmp_pa
     result = cli("ingest", "--feeds", str(path), fetch_attempt_deadline_s=1, fetch_retries=2,
                  fetch_read_timeout_s=5)
     elapsed = time.monotonic() - started
-    assert result.returncode == 3, result.stderr  # partial: see README "Exit codes"
+    assert result.returncode == 3, result.stderr  # partial: see docs/operations.md "Exit codes"
     assert result.stdout.startswith("ingest: partial feeds=2 fetched=1 not_modified=0 failed=1 "
                                     "items=2 new=2"), result.stdout
     error = last_fetch(db, "slow")["error"]

@@ -75,7 +75,8 @@ def test_add_list_ingest_list(run, server, db, tmp_path):
     assert "2 feeds in" in listed.stdout and "new" in listed.stdout
 
     ingested = run("ingest", **env)
-    assert ingested.returncode == 3, ingested.stderr  # partial: a feed failed, see README
+    # partial: a feed failed (docs/operations.md, "Exit codes and the failure contract")
+    assert ingested.returncode == 3, ingested.stderr
     assert ingested.stdout.startswith("ingest: partial feeds=2 fetched=1 not_modified=0 failed=1 "
                                       "items=2 new=2 updated=0 duplicates=0"), ingested.stdout
     assert "1 of 2 feeds not ingested" in ingested.stdout

@@ -158,7 +158,7 @@ PSQL_PARAMS = {
 
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
 def test_query_runs_unchanged_in_psql(db, sample, database_url, path):
-    """What the README tells analysts to type gives the same rows as the Python path."""
+    """What docs/analysts.md tells analysts to type gives the same rows as the Python path."""
     psql = find_psql()
     if psql is None:
         pytest.skip("psql not found (install postgresql-client) ")
@@ -190,7 +190,7 @@ def test_db_url_masks_a_configured_password(tmp_path):
 
 
 def test_db_url_hold_keeps_the_embedded_server_up_for_psql(tmp_path):
-    """What the README tells analysts: `sentinel db url --hold`, then psql on that URL."""
+    """What docs/analysts.md tells analysts: `sentinel db url --hold`, then psql on that URL."""
     psql = find_psql()
     if psql is None:
         pytest.skip("psql not found (install postgresql-client)")

@@ -1,4 +1,4 @@
-"""The pure parts of the hostile-world guarantees (README "Reliability"): no I/O here.
+"""The pure parts of the hostile-world guarantees (docs/operations.md "Reliability"): no I/O here.
 
 The address guard's decisions, Retry-After in both RFC 9110 forms, credentials masked in what is
 printed, impossible and implausible dates, URLs that must be refused when a feeds file is read,
