@@ -24,6 +24,7 @@ each segment kept only its own budget.
     python bench/detect_channel.py --segments 50 --every-hours 3
 
 Last line: RESULT channel_false_alerts_per_day=<f> budget_per_day=<f> ratio=<f>
+    distinct_false_bursts_per_day=<f>
 """
 
 from __future__ import annotations
