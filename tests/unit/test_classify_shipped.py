@@ -128,3 +128,12 @@ def test_declares_its_languages_and_calibration_and_headline_metrics() -> None:
     for key in ("sentiment", "topic", "sentiment_headlines"):
         assert 0 <= metrics[key]["ece"] <= 1 and "ece_uncalibrated" in metrics[key]
     assert set(metrics["sentiment_headlines"]["subsets"]) == {"selection", "holdout"}
+
+
+def test_shipped_reports_name_no_machine_path():
+    """The evaluation reports shipped with the model name their data relative to the checkout
+    (``../shared/datasets/...``), never an absolute path of the machine that wrote them."""
+    for report in sorted(SHIPPED.glob("eval_*.json")):
+        data = json.loads(report.read_text())
+        for key in ("file", "source"):
+            assert not Path(str(data.get(key, ""))).is_absolute(), (report.name, key, data[key])
