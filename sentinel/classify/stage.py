@@ -86,11 +86,18 @@ def has_pending_work(conn: Connection, spec: ClassifierSpec) -> bool:
     if active is None or active.source != configured_source(spec) or \
             _model_changed(spec, active.name, active.version):
         return conn.scalar(sa.select(sa.exists().select_from(Article))) or False
-    mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == active.id)
-    pending = sa.or_(Classification.id.is_(None),
-                     Classification.content_hash != Article.content_hash)
+    mine, pending = _unclassified(active.id)
     return conn.scalar(sa.select(sa.exists(
         sa.select(Article.id).outerjoin(Classification, mine).where(pending)))) or False
+
+
+def _unclassified(model_id: int) -> tuple[Any, Any]:
+    """The join to ``model_id``'s verdicts, and the condition of an article that has none for
+    its present text (never classified, or its content changed since)."""
+    mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == model_id)
+    pending = sa.or_(Classification.id.is_(None),
+                     Classification.content_hash != Article.content_hash)
+    return mine, pending
 
 
 def _model_changed(spec: ClassifierSpec, name: str, version: str) -> bool:
@@ -142,10 +149,7 @@ def classify_pending(
     classifier = classifier or get_classifier(options.classifier)
     with engine.begin() as conn:
         model_id = register_model(conn, classifier, activate=True)
-    mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == model_id)
-    pending = sa.or_(
-        Classification.id.is_(None), Classification.content_hash != Article.content_hash
-    )
+    mine, pending = _unclassified(model_id)
     return _classify_chunks(
         engine, classifier, model_id, pending, mine, chunk=options.chunk, limit=limit
     )
@@ -166,7 +170,7 @@ def reclassify_range(
     with engine.begin() as conn:
         active = conn.scalar(sa.select(sa.func.count()).select_from(Model).where(Model.active))
         model_id = register_model(conn, classifier, activate=not active)
-    mine = sa.and_(Classification.article_id == Article.id, Classification.model_id == model_id)
+    mine, _ = _unclassified(model_id)
     in_range = sa.and_(Article.published_at >= since, Article.published_at < until)
     return _classify_chunks(
         engine, classifier, model_id, in_range, mine, chunk=options.chunk

@@ -83,7 +83,7 @@ class IngestOptions:
     def from_settings(cls, settings: Settings, extra_roots: tuple[Path, ...] = ()) -> IngestOptions:
         watchlist_file = settings.watchlist_file
         if watchlist_file is None and polls_samples(settings):  # the bundled samples' own
-            sample = (settings.sample_feeds_dir or bundled_sample_feeds()) / "watchlist.yaml"
+            sample = sample_feeds_source(settings) / "watchlist.yaml"
             watchlist_file = sample if sample.is_file() else None
         watchlist = Watchlist(load_watchlist(watchlist_file)) if watchlist_file else None
         return cls(fetch=FetchOptions.from_settings(settings, extra_roots),
@@ -336,6 +336,11 @@ def require_feeds(settings: Settings) -> None:
         raise ConfigError(NO_FEEDS_FILE)
 
 
+def sample_feeds_source(settings: Settings) -> Path:
+    """Where the sample feeds are read from: SENTINEL_SAMPLE_FEEDS_DIR, else the packaged ones."""
+    return settings.sample_feeds_dir or bundled_sample_feeds()
+
+
 def staged_samples_dir(settings: Settings) -> Path:
     """Where the bundled samples are staged (shifted to now) for file:// reading."""
     return settings.data_dir / "sample-feeds"
@@ -360,7 +365,7 @@ def configured_feeds(settings: Settings, now: datetime, *, stage: bool = True) -
         feeds, problems = read_feeds_file(settings.feeds_file)
         return ConfiguredFeeds(feeds, [], problems)
     staged = staged_samples_dir(settings)
-    source = settings.sample_feeds_dir or bundled_sample_feeds()
+    source = sample_feeds_source(settings)
     if not stage:
         entries = sample_feed_entries(source, staged)
         feeds, problems = check_feeds(source, {"feeds": entries})
